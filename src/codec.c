@@ -5,6 +5,7 @@
  * (VS_CODEC_NONE, a pass-through writer or reader) and the output cap that
  * a reader gets when max_output > 0.
  *
+ * Compressing writers come wrapped in a stage that gathers small writes.
  * The cap is a reader stage that owns the decoder below it.  It never asks
  * the decoder for more than the bytes still allowed; once exactly the cap
  * has been delivered it probes for one more byte, and any further byte is
@@ -60,8 +61,8 @@ int vs_codec_check_level(int *out, vs_codec_id id, int level)
     }
     if (level < ci->level_min || level > ci->level_max)
         return vs_error_set(VS_EINVALID,
-                            "level %d is out of range for %s (%d to %d)",
-                            level, ci->name, ci->level_min, ci->level_max);
+                            "level %d is out of range for %s (%d to %d)", level,
+                            ci->name, ci->level_min, ci->level_max);
     *out = level;
     return 0;
 }
@@ -88,9 +89,9 @@ vs_codec_id vs_codec_from_suffix(const char *path)
         const char *suffix;
         vs_codec_id id;
     } map[] = {
-        {".gz", VS_CODEC_GZIP},    {".gzip", VS_CODEC_GZIP},
-        {".br", VS_CODEC_BROTLI},  {".brotli", VS_CODEC_BROTLI},
-        {".zst", VS_CODEC_ZSTD},   {".zstd", VS_CODEC_ZSTD},
+        {".gz", VS_CODEC_GZIP},   {".gzip", VS_CODEC_GZIP},
+        {".br", VS_CODEC_BROTLI}, {".brotli", VS_CODEC_BROTLI},
+        {".zst", VS_CODEC_ZSTD},  {".zstd", VS_CODEC_ZSTD},
     };
     if (!path)
         return VS_CODEC_NONE;
@@ -115,8 +116,8 @@ static const vs_stream_ops plain_writer_ops = {.name = "identity",
 
 typedef struct capped {
     vs_stream base;
-    vs_stream *src;  /* the decoder (owned), or base.inner for identity */
-    uint64_t max;    /* 0: no cap */
+    vs_stream *src; /* the decoder (owned), or base.inner for identity */
+    uint64_t max;   /* 0: no cap */
 } capped;
 
 static int cap_exceeded(const capped *c)
@@ -168,12 +169,90 @@ static int filter_new(vs_stream **out, vs_stream *inner, vs_stream *src,
     capped *c = calloc(1, sizeof(*c));
     if (!c)
         return vs_error_oom();
-    const vs_stream_ops *ops = writer        ? &plain_writer_ops
+    const vs_stream_ops *ops = writer         ? &plain_writer_ops
                                : src == inner ? &identity_reader_ops
                                               : &capped_ops;
     vs_stream__init(&c->base, ops, inner, writer);
     c->src = src;
     c->max = max;
+    *out = &c->base;
+    return 0;
+}
+
+/* ---- small-write coalescing ---- */
+
+/* Compressors pay per call (brotli at low quality even emits a meta-block
+ * per call), so writes smaller than COALESCE/2 are gathered first.  The
+ * stage owns the compressing writer below it and finishes it. */
+#define COALESCE ((size_t)128 << 10)
+
+typedef struct coalesce {
+    vs_stream base;
+    vs_stream *enc; /* owned */
+    size_t len;
+    uint8_t *buf;
+} coalesce;
+
+static int coalesce_flush(coalesce *c)
+{
+    size_t len = c->len;
+    c->len = 0;
+    return len ? vs_stream_write(c->enc, c->buf, len) : 0;
+}
+
+static int coalesce_write(vs_stream *s, const void *data, size_t n)
+{
+    coalesce *c = (coalesce *)s;
+    if (n <= COALESCE - c->len) {
+        memcpy(c->buf + c->len, data, n);
+        c->len += n;
+        return 0;
+    }
+    int error = coalesce_flush(c);
+    if (error < 0)
+        return error;
+    if (n >= COALESCE / 2)
+        return vs_stream_write(c->enc, data, n);
+    memcpy(c->buf, data, n);
+    c->len = n;
+    return 0;
+}
+
+static int coalesce_finish(vs_stream *s)
+{
+    coalesce *c = (coalesce *)s;
+    int error = coalesce_flush(c);
+    return error < 0 ? error : vs_stream_finish(c->enc);
+}
+
+static void coalesce_close(vs_stream *s)
+{
+    coalesce *c = (coalesce *)s;
+    vs_stream_free(c->enc);
+    free(c->buf);
+}
+
+static int coalesce_new(vs_stream **out, vs_stream *inner, vs_stream *enc,
+                        vs_codec_id id)
+{
+    static const vs_stream_ops ops[] = {
+        /* by id, from VS_CODEC_GZIP */
+        {"gzip", coalesce_write, NULL, coalesce_finish, coalesce_close},
+        {"brotli", coalesce_write, NULL, coalesce_finish, coalesce_close},
+        {"zstd", coalesce_write, NULL, coalesce_finish, coalesce_close},
+    };
+    coalesce *c = calloc(1, sizeof(*c));
+    uint8_t *buf = malloc(COALESCE);
+    if (!c || !buf) {
+        free(c);
+        free(buf);
+        vs_stream_free(enc);
+        return vs_error_oom();
+    }
+    /* Named after the codec, for messages. */
+    vs_stream__init(&c->base, &ops[id - VS_CODEC_GZIP], inner, true);
+    c->enc = enc;
+    c->buf = buf;
     *out = &c->base;
     return 0;
 }
@@ -190,18 +269,23 @@ int vs_codec_writer_new(vs_stream **out, vs_stream *inner, vs_codec_id id,
     int error = vs_codec_check_level(&effective, id, level);
     if (error < 0)
         return error;
+    vs_stream *enc = NULL;
     switch (id) {
     case VS_CODEC_NONE:
         return filter_new(out, inner, inner, true, 0);
     case VS_CODEC_GZIP:
-        return vs_codec__gzip_writer(out, inner, effective);
+        error = vs_codec__gzip_writer(&enc, inner, effective);
+        break;
     case VS_CODEC_BROTLI:
-        return vs_codec__brotli_writer(out, inner, effective);
+        error = vs_codec__brotli_writer(&enc, inner, effective);
+        break;
     case VS_CODEC_ZSTD:
-        return vs_codec__zstd_writer(out, inner, effective);
+        error = vs_codec__zstd_writer(&enc, inner, effective);
+        break;
     default:
         return vs_error_set(VS_EINVALID, "no writer for codec %d", (int)id);
     }
+    return error < 0 ? error : coalesce_new(out, inner, enc, id);
 }
 
 int vs_codec_reader_new(vs_stream **out, vs_stream *inner, vs_codec_id id,

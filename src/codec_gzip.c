@@ -123,8 +123,8 @@ int vs_codec__gzip_writer(vs_stream **out, vs_stream *inner, int level)
         vs_stream_free(&g->base);
         return vs_error_oom();
     }
-    int ret = deflateInit2(&g->z, level, Z_DEFLATED, 15 + 16, 8,
-                           Z_DEFAULT_STRATEGY);
+    int ret =
+        deflateInit2(&g->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
     if (ret != Z_OK) {
         vs_stream_free(&g->base);
         return ret == Z_MEM_ERROR
@@ -172,11 +172,11 @@ static int gz_read(vs_stream *s, void *data, size_t n, size_t *got)
                 break;
             }
             if (g->z.next_in[0] != 0x1f)
-                return vs_error_set(VS_ECORRUPT,
-                                    "trailing garbage after the gzip stream "
-                                    "(%llu bytes in)",
-                                    (unsigned long long)(g->in_total -
-                                                         g->z.avail_in));
+                return vs_error_set(
+                    VS_ECORRUPT,
+                    "trailing garbage after the gzip stream "
+                    "(%llu bytes in)",
+                    (unsigned long long)(g->in_total - g->z.avail_in));
             inflateReset(&g->z);
             g->member_done = false;
         }

@@ -201,6 +201,8 @@ int vs_fs_fsync_dir(const char *dir)
 
 int vs_fs_mkdirs(const char *path)
 {
+    if (!path[0])
+        return vs_error_set(VS_EINVALID, "empty directory path");
     char *p = strdup(path);
     if (!p)
         return vs_error_oom();

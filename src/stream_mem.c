@@ -26,7 +26,8 @@ static int mem_read(vs_stream *s, void *data, size_t n, size_t *got)
     size_t take = m->len - m->pos;
     if (take > n)
         take = n;
-    memcpy(data, m->data + m->pos, take);
+    if (take) /* data may be NULL for an empty span */
+        memcpy(data, m->data + m->pos, take);
     m->pos += take;
     *got = take;
     return 0;
