@@ -34,7 +34,7 @@ typedef enum vs_errcode {
 /* Record a message for `code` and return `code`, so that a failure site can
  * read `return vs_error_set(VS_EINVALID, "bad name '%s'", name);`. */
 int vs_error_set(int code, const char *fmt, ...) VS_FMT_PRINTF(2, 3);
-int vs_error_setv(int code, const char *fmt, va_list ap);
+int vs_error_setv(int code, const char *fmt, va_list ap) VS_FMT_PRINTF(2, 0);
 
 /* As vs_error_set, with ": <strerror(errno)>" appended (errno is read first). */
 int vs_error_set_os(int code, const char *fmt, ...) VS_FMT_PRINTF(2, 3);

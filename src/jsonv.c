@@ -259,24 +259,24 @@ bad:
     return -1;
 }
 
-#define SKIP_WS()                                                           \
-    do {                                                                    \
-        while (p < end && is_ws(*p))                                        \
-            p++;                                                            \
+#define SKIP_WS()                                                              \
+    do {                                                                       \
+        while (p < end && is_ws(*p))                                           \
+            p++;                                                               \
     } while (0)
 
-#define EMIT(c)                                                             \
-    do {                                                                    \
-        if (out)                                                            \
-            out[o] = (char)(c);                                             \
-        o++;                                                                \
+#define EMIT(c)                                                                \
+    do {                                                                       \
+        if (out)                                                               \
+            out[o] = (char)(c);                                                \
+        o++;                                                                   \
     } while (0)
 
-#define EMIT_SPAN(from, to)                                                 \
-    do {                                                                    \
-        if (out)                                                            \
-            memcpy(out + o, (from), (size_t)((to) - (from)));               \
-        o += (size_t)((to) - (from));                                       \
+#define EMIT_SPAN(from, to)                                                    \
+    do {                                                                       \
+        if (out)                                                               \
+            memcpy(out + o, (from), (size_t)((to) - (from)));                  \
+        o += (size_t)((to) - (from));                                          \
     } while (0)
 
 /* The scanner.  `out` NULL: validate only.  Inlined into both callers so that

@@ -27,10 +27,12 @@
  *   (n == 0, or a delete whose ids are all absent) does not advance it.
  *   vs_store_merge_take and vs_store_swap set the counter of the store(s)
  *   they change to max(both counters) + 1; moved records keep their seq.
- * - tombstones: deleting a live id adds a tombstone (id, seq); upserting an
- *   id that has a tombstone removes the tombstone.  Invariant: an id is
- *   either live or has at most one tombstone, never both.  So "records with
- *   seq > S" plus "tombstones with seq > S" is a correct incremental change
+ *   vs_collection_load stamps the seq it is given and leaves the counter
+ *   alone (loaders finish with vs_store_set_seq).
+ * - tombstones: deleting a live id adds a tombstone (id, seq); upserting
+ *   (or loading) an id that has a tombstone removes the tombstone.  Invariant:
+ * an id is either live or has at most one tombstone, never both.  So "records
+ * with seq > S" plus "tombstones with seq > S" is a correct incremental change
  *   set, applicable in any order.  Tombstones are kept oldest first and are
  *   never discarded while the collection exists.
  * - search scores are computed in float32 with a fixed summation order (the
@@ -43,7 +45,12 @@
  *   reported as -inf (cosine, dot) or +inf (euclidean).
  * - ids are 1..VS_ID_MAX bytes of valid UTF-8 without NUL; any other byte
  *   (control characters included) is allowed.  Bad ids are refused by
- *   delete as well as by upsert.
+ *   delete as well as by upsert.  Ids, tombstone ids and metadata handed out
+ *   are NUL-terminated (not counted in their lengths).
+ * - the id hash is unseeded: fine for trusted input, not hardened against
+ *   deliberate collision flooding.
+ * - the lock prefers writers (glibc), so a thread must never take the read
+ *   lock twice: a waiting writer would deadlock it.
  */
 #include "store.h"
 
@@ -305,8 +312,8 @@ static void table_remove_at(table *t, size_t pos)
             break;
         size_t home = (uint32_t)(x >> 32) & mask;
         /* x may move into the hole unless its home lies in (hole, j] */
-        int stays = hole <= j ? (home > hole && home <= j)
-                              : (home > hole || home <= j);
+        int stays =
+            hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
         if (!stays) {
             t->e[hole] = x;
             hole = j;
@@ -748,8 +755,8 @@ int vs_store_create(vs_collection **out, vs_store *st, const char *name,
         goto done;
     }
     if (vs_store_find(st, name)) {
-        error = vs_error_set(VS_EEXISTS, "collection '%s' already exists",
-                             name);
+        error =
+            vs_error_set(VS_EEXISTS, "collection '%s' already exists", name);
         goto done;
     }
     error = index_reserve(st, st->n + 1);
@@ -834,7 +841,7 @@ void vs_store_merge_take(vs_store *dst, vs_store *src)
     vs_collection **tail = &head;
     size_t n = 0;
 
-    if (!b)
+    if (!b || dst == src)
         return;
     while (a || b) {
         vs_collection *pick;
@@ -879,6 +886,8 @@ void vs_store_swap(vs_store *a, vs_store *b)
     size_t n = a->n, idxcap = a->idxcap;
     uint64_t seq = (a->seq > b->seq ? a->seq : b->seq) + 1;
 
+    if (a == b)
+        return;
     a->head = b->head;
     a->idx = b->idx;
     a->n = b->n;
@@ -980,14 +989,14 @@ int vs_collection_get(vs_record *out, const vs_collection *c, const char *id,
 
 /* ---- growth ------------------------------------------------------------- */
 
-#define GROW(field, cap)                                                    \
-    do {                                                                    \
-        void *p_ = realloc(c->field, (cap) * sizeof(*c->field));            \
-        if (!p_) {                                                          \
-            error = vs_error_oom();                                         \
-            goto done;                                                      \
-        }                                                                   \
-        c->field = p_;                                                      \
+#define GROW(field, cap)                                                       \
+    do {                                                                       \
+        void *p_ = realloc(c->field, (cap) * sizeof(*c->field));               \
+        if (!p_) {                                                             \
+            error = vs_error_oom();                                            \
+            goto done;                                                         \
+        }                                                                      \
+        c->field = p_;                                                         \
     } while (0)
 
 /* Room for `need` records; `exact` allocates just that, otherwise grows
@@ -1000,7 +1009,8 @@ static int grow(vs_collection *c, size_t need, int exact)
     if (need > RECORDS_MAX) {
         error = vs_error_set(VS_ETOOBIG,
                              "collection '%s' cannot hold more than %zu "
-                             "records", c->name, RECORDS_MAX);
+                             "records",
+                             c->name, RECORDS_MAX);
         goto done;
     }
     if (need > c->cap) {
@@ -1050,14 +1060,21 @@ typedef struct pending {
     float inv;
 } pending;
 
+/* Sets the error for record i of a batch: "record 3 (id 'x'): <what>". */
+static int record_error(int code, size_t i, const vs_record *r,
+                        const char *what)
+{
+    char q[4 * QUOTE_MAX + 16];
+    return vs_error_set(code, "record %zu (id %s): %s", i,
+                        quote(q, sizeof(q), r->id, r->id_len), what);
+}
+
 /* Validate record i and build its blob.  scratch has room for the metadata.
  * Nothing in the collection changes. */
 static int prepare(pending *pd, const vs_collection *c, const vs_record *r,
                    size_t i, char *scratch)
 {
-    char why[384];
-    char q[4 * QUOTE_MAX + 16];
-    char msg[512];
+    char why[512];
     size_t bad = 0, mlen = 0;
     int error = 0;
 
@@ -1065,32 +1082,27 @@ static int prepare(pending *pd, const vs_collection *c, const vs_record *r,
         error = vs_error_set(VS_EINVALID, "record %zu: %s", i, why);
         goto done;
     }
-    quote(q, sizeof(q), r->id, r->id_len);
     if (!r->vector) {
-        error = vs_error_set(VS_EINVALID, "record %zu (id %s): no vector", i,
-                             q);
+        error = record_error(VS_EINVALID, i, r, "no vector");
         goto done;
     }
     if (!vector_finite(r->vector, c->dim, &bad)) {
-        error = vs_error_set(VS_EINVALID,
-                             "record %zu (id %s): vector value %zu is not "
-                             "finite", i, q, bad);
+        snprintf(why, sizeof(why), "vector value %zu is not finite", bad);
+        error = record_error(VS_EINVALID, i, r, why);
         goto done;
     }
     if (r->metadata && r->metadata_len) {
         if (vs_jsonv_compact(scratch, &mlen, r->metadata, r->metadata_len, 1) <
             0) {
-            snprintf(msg, sizeof(msg), "%s", vs_error_last());
-            error = vs_error_set(VS_EINVALID,
-                                 "record %zu (id %s): metadata: %s", i, q,
-                                 msg);
+            snprintf(why, sizeof(why), "metadata: %s", vs_error_last());
+            error = record_error(VS_EINVALID, i, r, why);
             goto done;
         }
         if (mlen > VS_METADATA_MAX) {
-            error = vs_error_set(VS_ETOOBIG,
-                                 "record %zu (id %s): metadata is %zu bytes "
-                                 "(compacted), the limit is %d", i, q, mlen,
-                                 VS_METADATA_MAX);
+            snprintf(why, sizeof(why),
+                     "metadata is %zu bytes (compacted), the limit is %d", mlen,
+                     VS_METADATA_MAX);
+            error = record_error(VS_ETOOBIG, i, r, why);
             goto done;
         }
         if (mlen == 2) /* the only two-byte object: "{}" */
@@ -1130,25 +1142,57 @@ static void tombs_compact(vs_collection *c)
         table_insert(&c->tombs, hash_id(c->tomb[i].id, c->tomb[i].id_len), i);
 }
 
-int vs_collection_upsert(vs_collection *c, const vs_record *recs, size_t n)
+/* Record i repeats an id seen earlier in the batch (load only): looks it up
+ * in, or else adds it to, the batch table t. */
+static int batch_repeat(table *t, const vs_record *recs, const pending *pend,
+                        size_t i)
+{
+    char why[64];
+    size_t mask = t->cap - 1;
+    uint32_t tag = tag_of(pend[i].hash);
+    size_t pos = tag & mask;
+
+    for (; t->e[pos]; pos = (pos + 1) & mask) {
+        uint64_t x = t->e[pos];
+        size_t j = entry_index(x);
+        if ((uint32_t)(x >> 32) == tag && recs[j].id_len == recs[i].id_len &&
+            memcmp(recs[j].id, recs[i].id, recs[i].id_len) == 0) {
+            snprintf(why, sizeof(why), "duplicate id (also record %zu)", j);
+            return record_error(VS_EINVALID, i, &recs[i], why);
+        }
+    }
+    t->e[pos] = (uint64_t)tag << 32 | (uint64_t)(i + 1);
+    return 0;
+}
+
+/* Upsert (load 0) or load (load 1: every id must be new, records get
+ * load_seq, the store counter stays). */
+static int put(vs_collection *c, const vs_record *recs, size_t n, int load,
+               uint64_t load_seq)
 {
     int error = 0;
     pending *pend = NULL;
     char *scratch = NULL;
+    table seen = {NULL, 0};
     size_t maxmeta = 0, nnew = 0, revived = 0;
     uint64_t seq;
+    const char *what = load ? "load into" : "upsert into";
 
     if (n == 0)
         goto done;
     if (!recs) {
-        error = vs_error_set(VS_EINVALID, "upsert into '%s': no records",
-                             c->name);
+        error = vs_error_set(VS_EINVALID, "%s '%s': no records", what, c->name);
         goto done;
     }
     if (n > RECORDS_MAX) {
-        error = vs_error_set(VS_ETOOBIG, "upsert into '%s': %zu records in "
-                             "one batch", c->name, n);
+        error = vs_error_set(VS_ETOOBIG, "%s '%s': %zu records in one batch",
+                             what, c->name, n);
         goto done;
+    }
+    if (load) {
+        error = table_reserve(&seen, n);
+        if (error < 0)
+            goto done;
     }
     pend = calloc(n, sizeof(*pend));
     if (!pend) {
@@ -1170,13 +1214,24 @@ int vs_collection_upsert(vs_collection *c, const vs_record *recs, size_t n)
         if (error < 0)
             goto done;
         if (find_slot(c, pend[i].hash, recs[i].id, recs[i].id_len, NULL) ==
-            NONE)
+            NONE) {
             nnew++;
+        } else if (load) {
+            error = record_error(VS_EINVALID, i, &recs[i],
+                                 "duplicate id (already in the collection)");
+            goto done;
+        }
+        if (load) {
+            error = batch_repeat(&seen, recs, pend, i);
+            if (error < 0)
+                goto done;
+        }
     }
     if (nnew > RECORDS_MAX - c->count) {
         error = vs_error_set(VS_ETOOBIG,
                              "collection '%s' cannot hold more than %zu "
-                             "records", c->name, RECORDS_MAX);
+                             "records",
+                             c->name, RECORDS_MAX);
         goto done;
     }
     error = grow(c, c->count + nnew, 0);
@@ -1184,7 +1239,7 @@ int vs_collection_upsert(vs_collection *c, const vs_record *recs, size_t n)
         goto done;
 
     /* commit: nothing below can fail */
-    seq = c->st->seq + 1;
+    seq = load ? load_seq : c->st->seq + 1;
     for (size_t i = 0; i < n; i++) {
         const vs_record *r = &recs[i];
         pending *pd = &pend[i];
@@ -1217,14 +1272,27 @@ int vs_collection_upsert(vs_collection *c, const vs_record *recs, size_t n)
     }
     if (revived)
         tombs_compact(c);
-    c->st->seq = seq;
+    if (!load)
+        c->st->seq = seq;
 done:
     if (pend)
         for (size_t i = 0; i < n; i++)
             free(pend[i].blob);
     free(pend);
     free(scratch);
+    free(seen.e);
     return error;
+}
+
+int vs_collection_upsert(vs_collection *c, const vs_record *recs, size_t n)
+{
+    return put(c, recs, n, 0, 0);
+}
+
+int vs_collection_load(vs_collection *c, const vs_record *recs, size_t n,
+                       uint64_t seq)
+{
+    return put(c, recs, n, 1, seq);
 }
 
 /* ---- delete ------------------------------------------------------------- */
@@ -1377,8 +1445,8 @@ static void sift_up(const vs_collection *c, vs_hit *h, size_t i)
 /* The scan, specialised per metric by the callers.  Keys are "higher is
  * closer": the euclidean key is minus the distance. */
 static inline __attribute__((always_inline)) size_t
-scan(vs_hit *heap, size_t k, const vs_collection *c, const float *q,
-     float qinv, vs_metric metric)
+scan(vs_hit *heap, size_t k, const vs_collection *c, const float *q, float qinv,
+     vs_metric metric)
 {
     size_t n = 0, dim = c->dim, count = c->count;
     const float *v = c->vec;
