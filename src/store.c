@@ -47,8 +47,11 @@
  *   (control characters included) is allowed.  Bad ids are refused by
  *   delete as well as by upsert.  Ids, tombstone ids and metadata handed out
  *   are NUL-terminated (not counted in their lengths).
- * - the id hash is unseeded: fine for trusted input, not hardened against
- *   deliberate collision flooding.
+ * - the id hash is keyed with 64 random bits drawn once per process
+ *   (getrandom), so colliding ids cannot be computed offline to flood a
+ *   server's tables.  It is a fast mixing hash, not a cryptographic PRF.
+ *   Iteration order is slot order, never hash order, so output stays
+ *   deterministic.
  * - the lock prefers writers (glibc), so a thread must never take the read
  *   lock twice: a waiting writer would deadlock it.
  */
@@ -58,6 +61,9 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,14 +222,29 @@ static inline uint64_t rotl(uint64_t x, int r)
     return (x << r) | (x >> (64 - r));
 }
 
-/* A fast 64-bit hash for short strings: 8-byte blocks, multiply-rotate
- * rounds, splitmix64 finaliser. */
+static uint64_t hash_key;
+static pthread_once_t hash_key_once = PTHREAD_ONCE_INIT;
+
+static void hash_key_init(void)
+{
+    uint64_t k = 0;
+    if (getrandom(&k, sizeof(k), 0) != (ssize_t)sizeof(k)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        k = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^
+            (uint64_t)ts.tv_sec ^ (uint64_t)getpid() << 32;
+    }
+    hash_key = k;
+}
+
+/* A fast keyed 64-bit hash for short strings: 8-byte blocks,
+ * multiply-rotate rounds, splitmix64 finaliser. */
 static uint64_t hash_id(const char *s, size_t n)
 {
     const uint64_t p1 = 0x9e3779b97f4a7c15ULL;
     const uint64_t p2 = 0xbf58476d1ce4e5b9ULL;
     const uint64_t p3 = 0x94d049bb133111ebULL;
-    uint64_t h = p1 ^ ((uint64_t)n * p2);
+    uint64_t h = (p1 ^ hash_key) ^ ((uint64_t)n * p2);
     uint64_t w;
 
     while (n >= 8) {
@@ -564,6 +585,7 @@ int vs_store_new(vs_store **out)
     *out = NULL;
     if (!st)
         return vs_error_oom();
+    pthread_once(&hash_key_once, hash_key_init);
     if (pthread_rwlockattr_init(&attr) != 0) {
         error = vs_error_set(VS_ERROR, "cannot initialise store lock");
         goto done;
