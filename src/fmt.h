@@ -147,8 +147,9 @@ int vs_fmt_sqlite_load(vs_store **out, vs_file_info *info, const char *path,
                        const vs_load_options *opts) VS_WARN_UNUSED;
 
 /* Shared by the format files: the collections a save covers, resolved from
- * opts (VS_ENOTFOUND for an unknown name).  *out is malloc'd (caller
- * frees), borrowed collection pointers in name order. */
+ * opts (VS_ENOTFOUND for an unknown name, VS_EINVALID for one named twice).
+ * *out is malloc'd (caller frees), borrowed collection pointers: all of
+ * them in name order, or the named ones in the order named. */
 int vs_fmt__select(vs_collection ***out, size_t *n, vs_store *st,
                    const vs_save_options *opts) VS_WARN_UNUSED;
 /* Shared: call opts' progress every so often; VS_ECANCELLED when it asks. */
