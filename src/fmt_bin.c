@@ -53,8 +53,8 @@ enum {
  * beyond it the store grows as records arrive. */
 #define RESERVE_UNKNOWN_MAX ((uint64_t)256 << 20)
 
-static const uint8_t bin_magic[8] = {0x89, 'V', 'S', 'N', '\r', '\n', 0x1a,
-                                     '\n'};
+static const uint8_t bin_magic[8] = {0x89, 'V',  'S',  'N',
+                                     '\r', '\n', 0x1a, '\n'};
 
 /* ---- little helpers ---- */
 
@@ -147,7 +147,7 @@ static int grow(void **p, size_t *alloc, size_t need)
 typedef struct saver {
     vs_stream *w; /* the hash stage everything goes through */
     bool shuffle;
-    vs_buf text;  /* block head + id/metadata section */
+    vs_buf text; /* block head + id/metadata section */
     uint8_t *planes;
     size_t planes_alloc;
     const vs_save_options *opts;
@@ -253,8 +253,8 @@ static int write_block(saver *sv, const vs_collection *c, size_t start,
     size_t nfloats = n * (size_t)dim;
     if (!sv->shuffle)
         return vs_stream_write(sv->w, vecs, nfloats * sizeof(float));
-    error = grow((void **)&sv->planes, &sv->planes_alloc,
-                 nfloats * sizeof(float));
+    error =
+        grow((void **)&sv->planes, &sv->planes_alloc, nfloats * sizeof(float));
     if (error < 0)
         return error;
     vs_shuffle4(sv->planes, (const uint8_t *)vecs, nfloats);
@@ -399,8 +399,8 @@ static int read_header(loader *ld)
                             "build reads (%d)",
                             version, BIN_VERSION);
     if (flags & ~BIN_FLAGS_KNOWN)
-        return vs_error_set(VS_EVERSION, "unknown header flags 0x%04x at "
-                            "byte 10", flags);
+        return vs_error_set(VS_EVERSION,
+                            "unknown header flags 0x%04x at byte 10", flags);
     ld->shuffle = (flags & BIN_FLAG_SHUFFLE) != 0;
     ld->seq = get_le(h + 12, 8);
     ld->ncols = (uint32_t)get_le(h + 20, 4);
@@ -429,8 +429,7 @@ static int read_collection(loader *ld, uint64_t off)
         return error;
     name[nlen] = '\0';
     if (memchr(name, '\0', (size_t)nlen))
-        return vs_error_set(VS_ECORRUPT,
-                            "collection at byte %llu: NUL in name",
+        return vs_error_set(VS_ECORRUPT, "collection at byte %llu: NUL in name",
                             (unsigned long long)off);
     uint64_t dim = get_le(f, 4), metric = f[4], count = get_le(f + 5, 8);
     if (dim == 0 || dim > VS_DIM_MAX)
@@ -459,8 +458,7 @@ static int read_collection(loader *ld, uint64_t off)
                             (unsigned long long)count);
 
     vs_collection *c;
-    error = vs_store_create(&c, ld->st, name, (uint32_t)dim,
-                            (vs_metric)metric);
+    error = vs_store_create(&c, ld->st, name, (uint32_t)dim, (vs_metric)metric);
     if (error < 0)
         return as_corrupt(error, "collection", off);
     uint64_t limit = ld->size_hint ? ld->size_hint : RESERVE_UNKNOWN_MAX;
@@ -532,8 +530,7 @@ static int read_block(loader *ld, uint64_t off)
         return vs_error_set(VS_ECORRUPT,
                             "records block at byte %llu: %llu records (1..%zu "
                             "allowed, %llu left in collection '%s')",
-                            (unsigned long long)off, (unsigned long long)n,
-                            cap,
+                            (unsigned long long)off, (unsigned long long)n, cap,
                             (unsigned long long)(ld->cur_count - ld->cur_done),
                             vs_collection_name(ld->cur));
     error = vs_stream_read_varint(ld->r, &tlen);
@@ -601,8 +598,8 @@ static int read_trailer(loader *ld)
     if (error < 0)
         return error;
     if (more)
-        return vs_error_set(VS_ECORRUPT, "trailing data after checksum at "
-                            "byte %llu",
+        return vs_error_set(VS_ECORRUPT,
+                            "trailing data after checksum at byte %llu",
                             (unsigned long long)(at(ld) - 1));
     return 0;
 }
@@ -658,9 +655,9 @@ static int read_body(loader *ld)
                                     vs_collection_name(ld->cur));
             return read_trailer(ld);
         default:
-            return vs_error_set(VS_ECORRUPT, "unknown opcode 0x%02x at byte "
-                                "%llu",
-                                op, (unsigned long long)off);
+            return vs_error_set(VS_ECORRUPT,
+                                "unknown opcode 0x%02x at byte %llu", op,
+                                (unsigned long long)off);
         }
         if (error < 0)
             return error;

@@ -55,9 +55,12 @@ static int usage_error(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+/* "vecsnap: FILE: <message> (corrupt)": the class tells a script or a
+ * person what kind of failure the precise message describes. */
 static int fail(const char *what)
 {
-    fprintf(stderr, "vecsnap: %s: %s\n", what, vs_error_last());
+    fprintf(stderr, "vecsnap: %s: %s (%s)\n", what, vs_error_last(),
+            vs_error_name(vs_error_last_code()));
     return EXIT_CHECK;
 }
 

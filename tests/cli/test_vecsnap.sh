@@ -64,8 +64,10 @@ done
 # Standard tools read our compressed files.
 ok "json+gzip to stdout" sh -c "'$VECSNAP' convert --format json --compression gzip '$tmp/a.vsnap' - >'$tmp/s.json.gz'"
 ok "zcat reads it" sh -c "zcat '$tmp/s.json.gz' | grep -q '\"format\":\"vecsnap\"'"
-ok "zstd -d reads ours" sh -c "'$VECSNAP' convert --compression zstd '$tmp/a.vsnap' '$tmp/z.vsnap.zst' && zstd -dc '$tmp/z.vsnap.zst' >'$tmp/z.vsnap' && cmp '$tmp/z.vsnap' '$tmp/a.vsnap'"
-ok "brotli -d reads ours" sh -c "'$VECSNAP' convert --compression brotli '$tmp/a.vsnap' '$tmp/b.vsnap.br' && brotli -dc '$tmp/b.vsnap.br' >'$tmp/b.vsnap' && cmp '$tmp/b.vsnap' '$tmp/a.vsnap'"
+# (compressed binary documents hold byte-shuffled vectors: the decoded file is
+# a valid document of its own, equal in content)
+ok "zstd -d reads ours" sh -c "'$VECSNAP' convert --compression zstd '$tmp/a.vsnap' '$tmp/z.vsnap.zst' && zstd -dc '$tmp/z.vsnap.zst' >'$tmp/z.vsnap' && '$VECSNAP' verify '$tmp/z.vsnap' && '$VECSNAP' convert '$tmp/z.vsnap' '$tmp/z2.vsnap' && cmp '$tmp/z2.vsnap' '$tmp/a.vsnap'"
+ok "brotli -d reads ours" sh -c "'$VECSNAP' convert --compression brotli '$tmp/a.vsnap' '$tmp/b.vsnap.br' && brotli -dc '$tmp/b.vsnap.br' >'$tmp/b.vsnap' && '$VECSNAP' verify '$tmp/b.vsnap' && '$VECSNAP' convert '$tmp/b.vsnap' '$tmp/b2.vsnap' && cmp '$tmp/b2.vsnap' '$tmp/a.vsnap'"
 ok "we read gzip -c output" sh -c "gzip -c '$tmp/a.vsnap' >'$tmp/g.gz' && '$VECSNAP' verify '$tmp/g.gz'"
 ok "stdin to stdout" sh -c "'$VECSNAP' convert --format json - - <'$tmp/a.vsnap' >'$tmp/p.json' && '$VECSNAP' verify '$tmp/p.json'"
 same "stdin json keeps every record" "500" "$(records_of "$tmp/p.json")"
@@ -83,7 +85,7 @@ fi
 cp "$tmp/a.vsnap" "$tmp/bad.vsnap"
 printf '\x00' | dd of="$tmp/bad.vsnap" bs=1 seek=4000 conv=notrunc 2>/dev/null
 status_is "flipped byte fails verify" 1 "$VECSNAP" verify "$tmp/bad.vsnap"
-checks=$((checks + 1)); grep -qiE 'checksum|corrupt|invalid' "$tmp/err" || { failures=$((failures + 1)); echo "FAIL: verify names the problem"; cat "$tmp/err"; }
+checks=$((checks + 1)); grep -q '(corrupt)' "$tmp/err" || { failures=$((failures + 1)); echo "FAIL: verify names the problem"; cat "$tmp/err"; }
 head -c 3000 "$tmp/a.vsnap" >"$tmp/trunc.vsnap"
 status_is "truncated file fails verify" 1 "$VECSNAP" verify "$tmp/trunc.vsnap"
 status_is "convert of a corrupt file fails" 1 "$VECSNAP" convert "$tmp/bad.vsnap" "$tmp/never.vsnap"
