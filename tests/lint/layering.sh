@@ -6,7 +6,7 @@ src=${SRCDIR:-.}/src
 layer_of() {
   case "$1" in
     error | log | buf | fsutil | checksum | jsonv | floatfmt) echo 0 ;;
-    store) echo 1 ;;
+    store | store_*) echo 1 ;;
     stream | stream_* | codec | codec_* | shuffle) echo 2 ;;
     fmt | fmt_*) echo 3 ;;
     snapshot | manifest | wal) echo 4 ;;
