@@ -152,6 +152,17 @@ int vs_fmt_sqlite_load(vs_store **out, vs_file_info *info, const char *path,
  * them in name order, or the named ones in the order named. */
 int vs_fmt__select(vs_collection ***out, size_t *n, vs_store *st,
                    const vs_save_options *opts) VS_WARN_UNUSED;
+/* Shared by fmt_json_read.c and fmt_ruvector.c: one streaming parser reads
+ * both our json document and ruvector-extensions state files; `shape`
+ * restricts it to the latter. */
+enum { VS_JSON_SHAPE_ANY = 0, VS_JSON_SHAPE_RUVECTOR = 1 };
+int vs_fmt__json_load_shape(vs_store **out, vs_file_info *info,
+                            vs_stream *in, const vs_load_options *opts,
+                            int shape) VS_WARN_UNUSED;
+/* Metric and version fields of ruvector-extensions files (VS_ECORRUPT). */
+int vs_fmt__ruvector_metric(vs_metric *out, const char *name, size_t len);
+int vs_fmt__ruvector_version(const char *text, size_t len);
+
 /* Shared: call opts' progress every so often; VS_ECANCELLED when it asks. */
 int vs_fmt__progress(vs_progress_fn fn, void *payload, uint64_t done,
                      uint64_t total) VS_WARN_UNUSED;
