@@ -1,0 +1,850 @@
+/*
+ * manifest: the snapshot manifest as JSON (both directions, validating every
+ * field on the way in), the shape of snapshot ids and user-given names, the
+ * RFC 3339 time stamps and the data file's name; and the files inside one
+ * snapshot directory: reading and writing manifest.json and SHA256SUMS,
+ * checking the data file against its manifest.  The directories themselves
+ * (reserving, publishing, removing) belong to the catalog in snapshot.c.
+ *
+ * A manifest read from disk is trusted only after vs_snapshot_from_json:
+ * its `file` must be exactly the name its format and compression give (so a
+ * manifest cannot point outside its directory), counts must add up, and
+ * every string has its documented shape.
+ */
+#include "manifest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+
+#define COLLECTIONS_MAX (1u << 20)
+#define MANIFEST_FILE "manifest.json"
+#define SUMS_FILE "SHA256SUMS"
+#define MANIFEST_READ_MAX (16u << 20)
+#define UPLOAD_FILE "upload"
+#define COPY_BUFSZ (256u * 1024)
+
+/* ---- ids, names, times ---- */
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_lower_hex(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f');
+}
+
+int vs_snapshot_check_id(const char *id)
+{
+    /* "20261124T220055.123Z-1a2b3c" */
+    static const char shape[] = "DDDDDDDDTDDDDDD.DDDZ-HHHHHH";
+    size_t i = 0;
+    if (!id)
+        return vs_error_set(VS_EINVALID, "missing snapshot id");
+    for (; id[i] && i < VS_SNAPSHOT_ID_LEN; i++) {
+        char want = shape[i], c = id[i];
+        bool ok = want == 'D'   ? is_digit(c)
+                  : want == 'H' ? is_lower_hex(c)
+                                : c == want;
+        if (!ok)
+            break;
+    }
+    if (i != VS_SNAPSHOT_ID_LEN || id[i] != '\0')
+        return vs_error_set(VS_EINVALID, "bad snapshot id (expected the form "
+                                         "20261124T220055.123Z-1a2b3c)");
+    return 0;
+}
+
+/* Length of the UTF-8 sequence at s[0..n), or 0 when invalid; *cp gets the
+ * code point. */
+static size_t utf8_seq(uint32_t *cp, const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t v, min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    } else if ((c & 0xE0) == 0xC0) {
+        len = 2, v = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+        len = 3, v = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+        len = 4, v = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    *cp = v;
+    return len;
+}
+
+int vs_snapshot_check_name(const char *name)
+{
+    if (!name || !name[0])
+        return vs_error_set(VS_EINVALID, "empty snapshot name");
+    size_t n = strlen(name);
+    if (n > VS_SNAPSHOT_NAME_MAX)
+        return vs_error_set(VS_EINVALID, "snapshot name longer than %d bytes",
+                            VS_SNAPSHOT_NAME_MAX);
+    const unsigned char *s = (const unsigned char *)name;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t len = utf8_seq(&cp, s + i, n - i);
+        if (len == 0)
+            return vs_error_set(
+                VS_EINVALID, "snapshot name is not valid UTF-8 (byte %zu)", i);
+        if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
+            return vs_error_set(VS_EINVALID,
+                                "snapshot name has a control character "
+                                "(byte %zu)",
+                                i);
+        i += len;
+    }
+    return 0;
+}
+
+/* Split ms into a UTC struct tm and the millisecond part. */
+static int split_time(struct tm *tm, int *millis, int64_t ms)
+{
+    int64_t sec = ms / 1000, rem = ms % 1000;
+    if (rem < 0) {
+        rem += 1000;
+        sec -= 1;
+    }
+    time_t t = (time_t)sec;
+    if (!gmtime_r(&t, tm) || tm->tm_year + 1900 < 1970 ||
+        tm->tm_year + 1900 > 9999)
+        return vs_error_set(VS_EINVALID, "time %lld ms is out of range",
+                            (long long)ms);
+    *millis = (int)rem;
+    return 0;
+}
+
+int vs_manifest_time_format(char *out, int64_t ms)
+{
+    struct tm tm;
+    int millis;
+    int error = split_time(&tm, &millis, ms);
+    if (error < 0)
+        return error;
+    char text[96]; /* the ranges are known; the compiler does not know */
+    snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, millis);
+    memcpy(out, text, VS_MANIFEST_TIME_LEN + 1);
+    return 0;
+}
+
+/* Value of n digits at s (all checked to be digits by the caller). */
+static int digits(const char *s, size_t n)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+int vs_manifest_time_parse(int64_t *ms, const char *text)
+{
+    static const char shape[] = "DDDD-DD-DDTDD:DD:DD.DDDZ";
+    size_t i = 0;
+    for (; text[i] && i < VS_MANIFEST_TIME_LEN; i++) {
+        if (shape[i] == 'D' ? !is_digit(text[i]) : text[i] != shape[i])
+            break;
+    }
+    if (i != VS_MANIFEST_TIME_LEN || text[i] != '\0')
+        return vs_error_set(VS_EINVALID, "bad time stamp (expected "
+                                         "2026-11-24T22:00:55.123Z)");
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = digits(text, 4) - 1900;
+    tm.tm_mon = digits(text + 5, 2) - 1;
+    tm.tm_mday = digits(text + 8, 2);
+    tm.tm_hour = digits(text + 11, 2);
+    tm.tm_min = digits(text + 14, 2);
+    tm.tm_sec = digits(text + 17, 2);
+    int64_t v = (int64_t)timegm(&tm) * 1000 + digits(text + 20, 3);
+    /* timegm normalises 02-30 into 03-02: only a time that formats back to
+     * the same text is a real one. */
+    char again[VS_MANIFEST_TIME_LEN + 1];
+    if (vs_manifest_time_format(again, v) < 0 || strcmp(again, text) != 0)
+        return vs_error_set(VS_EINVALID, "time stamp '%s' is not a real time",
+                            text);
+    *ms = v;
+    return 0;
+}
+
+int vs_manifest_make_id(char *out, int64_t ms, const uint8_t rnd[3])
+{
+    struct tm tm;
+    int millis;
+    int error = split_time(&tm, &millis, ms);
+    if (error < 0)
+        return error;
+    char text[96];
+    snprintf(text, sizeof(text), "%04d%02d%02dT%02d%02d%02d.%03dZ-%02x%02x%02x",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, millis, rnd[0], rnd[1], rnd[2]);
+    memcpy(out, text, VS_SNAPSHOT_ID_LEN + 1);
+    return 0;
+}
+
+/* The formats a snapshot may hold, with their data file suffixes. */
+static const struct {
+    vs_format_id id;
+    const char *suffix;
+} formats[] = {{VS_FORMAT_BIN, ".vsnap"},
+               {VS_FORMAT_JSON, ".json"},
+               {VS_FORMAT_SQLITE, ".sqlite"},
+               {VS_FORMAT_RUVECTOR, ".ruvector.json"}};
+#define NFORMATS (sizeof(formats) / sizeof(formats[0]))
+
+int vs_manifest_file_name(char *out, size_t size, vs_format_id format,
+                          vs_codec_id codec)
+{
+    const char *fs = NULL;
+    for (size_t i = 0; i < NFORMATS; i++)
+        if (formats[i].id == format)
+            fs = formats[i].suffix;
+    if (!fs)
+        return vs_error_set(VS_EINVALID, "unknown snapshot format");
+    const vs_codec_info *ci = vs_codec_info_of(codec);
+    if (!ci || codec == VS_CODEC_AUTO)
+        return vs_error_set(VS_EINVALID, "unknown snapshot compression");
+    int n = snprintf(out, size, "data%s%s", fs, ci->suffix);
+    if (n < 0 || (size_t)n >= size)
+        return vs_error_set(VS_EINVALID, "data file name too long");
+    return 0;
+}
+
+void vs_snapshot_sha256_line(char *buf, size_t size, const vs_snapshot *s)
+{
+    char hex[VS_SHA256_HEX_LEN + 1];
+    vs_sha256_hex(hex, s->sha256);
+    snprintf(buf, size, "%s  %s\n", hex, s->file);
+}
+
+void vs_snapshot_dispose(vs_snapshot *s)
+{
+    if (!s)
+        return;
+    free(s->collections);
+    s->collections = NULL;
+    s->ncollections = 0;
+}
+
+/* ---- to JSON ---- */
+
+/* Adds `value` (stolen) under `key`; a NULL value (a failed allocation
+ * upstream) fails too. */
+static bool put(json_t *obj, const char *key, json_t *value)
+{
+    return value && json_object_set_new(obj, key, value) == 0;
+}
+
+static json_t *collection_to_json(const vs_snapshot_collection *c)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    if (!put(o, "name", json_string(c->name)) ||
+        !put(o, "dimension", json_integer(c->dimension)) ||
+        !put(o, "metric", json_string(vs_metric_name(c->metric))) ||
+        !put(o, "count", json_integer((json_int_t)c->count))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_t *vs_snapshot_to_json(const vs_snapshot *s)
+{
+    char created[VS_MANIFEST_TIME_LEN + 1];
+    char hex[VS_SHA256_HEX_LEN + 1];
+    const vs_codec_info *ci = vs_codec_info_of(s->codec);
+    if (vs_manifest_time_format(created, s->created_ms) < 0)
+        created[0] = '\0';
+    vs_sha256_hex(hex, s->sha256);
+    json_t *o = json_object(), *cols = json_array();
+    bool ok = o && cols;
+    ok = ok && put(o, "manifest_version", json_integer(VS_MANIFEST_VERSION));
+    ok = ok && put(o, "id", json_string(s->id));
+    ok = ok && put(o, "name", s->name[0] ? json_string(s->name) : json_null());
+    ok = ok && put(o, "created", json_string(created));
+    ok = ok && put(o, "kind", json_string(s->kind));
+    ok = ok && put(o, "origin", json_string(s->origin));
+    ok = ok && put(o, "format", json_string(vs_format_name(s->format)));
+    ok = ok && put(o, "compression", json_string(ci ? ci->name : "unknown"));
+    ok = ok && put(o, "bytes", json_integer((json_int_t)s->bytes));
+    ok = ok && put(o, "sha256", json_string(hex));
+    ok = ok && put(o, "content_verified", json_boolean(s->content_verified));
+    ok = ok && put(o, "seq", json_integer((json_int_t)s->seq));
+    ok = ok && put(o, "records", json_integer((json_int_t)s->records));
+    ok = ok && put(o, "file", json_string(s->file));
+    for (size_t i = 0; ok && i < s->ncollections; i++)
+        ok = json_array_append_new(cols,
+                                   collection_to_json(&s->collections[i])) == 0;
+    if (ok) {
+        ok = json_object_set_new(o, "collections", cols) == 0;
+        cols = NULL;
+    }
+    json_decref(cols);
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* ---- from JSON ---- */
+
+static const char *type_name(json_type t)
+{
+    switch (t) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "a value";
+    }
+}
+
+/* Member `key` of `obj` of type `type` (JSON_TRUE stands for booleans).
+ * `where` names the object in messages. */
+static int member(const json_t **out, const json_t *obj, const char *where,
+                  const char *key, json_type type)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v)
+        return vs_error_set(VS_ECORRUPT, "%s: missing field '%s'", where, key);
+    bool ok = type == JSON_TRUE ? json_is_boolean(v) : json_typeof(v) == type;
+    if (!ok)
+        return vs_error_set(VS_ECORRUPT, "%s: field '%s' is not %s", where, key,
+                            type_name(type));
+    *out = v;
+    return 0;
+}
+
+static int member_string(const char **out, const json_t *obj, const char *where,
+                         const char *key)
+{
+    const json_t *v = NULL;
+    int error = member(&v, obj, where, key, JSON_STRING);
+    if (error == 0)
+        *out = json_string_value(v);
+    return error;
+}
+
+static int member_uint(uint64_t *out, const json_t *obj, const char *where,
+                       const char *key, uint64_t max)
+{
+    const json_t *v = NULL;
+    int error = member(&v, obj, where, key, JSON_INTEGER);
+    if (error < 0)
+        return error;
+    json_int_t x = json_integer_value(v);
+    if (x < 0 || (uint64_t)x > max)
+        return vs_error_set(VS_ECORRUPT, "%s: field '%s' is out of range",
+                            where, key);
+    *out = (uint64_t)x;
+    return 0;
+}
+
+static int parse_format(vs_format_id *out, const char *name)
+{
+    for (size_t i = 0; i < NFORMATS; i++) {
+        if (strcmp(vs_format_name(formats[i].id), name) == 0) {
+            *out = formats[i].id;
+            return 0;
+        }
+    }
+    return vs_error_set(VS_ECORRUPT, "manifest: unknown format '%.32s'", name);
+}
+
+static int parse_codec(vs_codec_id *out, const char *name)
+{
+    static const vs_codec_id all[] = {VS_CODEC_NONE, VS_CODEC_GZIP,
+                                      VS_CODEC_BROTLI, VS_CODEC_ZSTD};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        if (strcmp(vs_codec_info_of(all[i])->name, name) == 0) {
+            *out = all[i];
+            return 0;
+        }
+    }
+    return vs_error_set(VS_ECORRUPT, "manifest: unknown compression '%.32s'",
+                        name);
+}
+
+static int collection_from_json(vs_snapshot_collection *c, const json_t *j,
+                                size_t index)
+{
+    char where[48];
+    snprintf(where, sizeof(where), "manifest collection %zu", index);
+    if (!json_is_object(j))
+        return vs_error_set(VS_ECORRUPT, "%s is not an object", where);
+    const char *name, *metric;
+    uint64_t dim;
+    int error = member_string(&name, j, where, "name");
+    if (error == 0 && vs_store_check_name(name) < 0)
+        error = vs_error_set(VS_ECORRUPT, "%s: bad name", where);
+    if (error == 0)
+        error = member_uint(&dim, j, where, "dimension", VS_DIM_MAX);
+    if (error == 0 && dim == 0)
+        error = vs_error_set(VS_ECORRUPT, "%s: dimension is 0", where);
+    if (error == 0)
+        error = member_string(&metric, j, where, "metric");
+    if (error == 0 && vs_metric_parse(&c->metric, metric) < 0)
+        error = vs_error_set(VS_ECORRUPT, "%s: unknown metric", where);
+    if (error == 0)
+        error = member_uint(&c->count, j, where, "count", INT64_MAX);
+    if (error < 0)
+        return error;
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    c->dimension = (uint32_t)dim;
+    return 0;
+}
+
+static int collections_from_json(vs_snapshot *out, const json_t *j)
+{
+    const json_t *arr = NULL;
+    int error = member(&arr, j, "manifest", "collections", JSON_ARRAY);
+    if (error < 0)
+        return error;
+    size_t n = json_array_size(arr);
+    if (n > COLLECTIONS_MAX)
+        return vs_error_set(VS_ECORRUPT, "manifest: too many collections");
+    out->collections = calloc(n ? n : 1, sizeof(*out->collections));
+    if (!out->collections)
+        return vs_error_oom();
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        vs_snapshot_collection *c = &out->collections[i];
+        error = collection_from_json(c, json_array_get(arr, i), i);
+        if (error < 0)
+            return error;
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(out->collections[k].name, c->name) == 0)
+                return vs_error_set(VS_ECORRUPT,
+                                    "manifest: collection '%s' listed twice",
+                                    c->name);
+        total += c->count;
+        out->ncollections = i + 1;
+    }
+    if (total != out->records)
+        return vs_error_set(VS_ECORRUPT,
+                            "manifest: collections hold %llu records, "
+                            "'records' says %llu",
+                            (unsigned long long)total,
+                            (unsigned long long)out->records);
+    return 0;
+}
+
+/* The header fields (everything but the collections). */
+static int head_from_json(vs_snapshot *out, const json_t *j)
+{
+    const json_t *v;
+    const char *s;
+    uint64_t version;
+    int error = json_is_object(j)
+                    ? 0
+                    : vs_error_set(VS_ECORRUPT, "manifest is not an object");
+    if (error == 0)
+        error =
+            member_uint(&version, j, "manifest", "manifest_version", INT32_MAX);
+    if (error == 0 && version != VS_MANIFEST_VERSION)
+        error = vs_error_set(VS_EVERSION,
+                             "manifest version %llu is not "
+                             "supported (this build reads %d)",
+                             (unsigned long long)version, VS_MANIFEST_VERSION);
+    if (error == 0)
+        error = member_string(&s, j, "manifest", "id");
+    if (error == 0 && vs_snapshot_check_id(s) < 0)
+        error = vs_error_set(VS_ECORRUPT, "manifest: bad field 'id'");
+    if (error < 0)
+        return error;
+    snprintf(out->id, sizeof(out->id), "%s", s);
+
+    v = json_object_get(j, "name");
+    if (!v || (!json_is_null(v) &&
+               (!json_is_string(v) ||
+                vs_snapshot_check_name(json_string_value(v)) < 0)))
+        return vs_error_set(VS_ECORRUPT,
+                            "manifest %s: bad or missing field "
+                            "'name'",
+                            out->id);
+    if (json_is_string(v))
+        snprintf(out->name, sizeof(out->name), "%s", json_string_value(v));
+
+    error = member_string(&s, j, "manifest", "created");
+    if (error == 0 && vs_manifest_time_parse(&out->created_ms, s) < 0)
+        error = vs_error_set(VS_ECORRUPT, "manifest: bad field 'created'");
+    if (error == 0)
+        error = member_string(&s, j, "manifest", "kind");
+    if (error == 0 && strcmp(s, "full") != 0)
+        error = vs_error_set(VS_ECORRUPT, "manifest: unknown kind '%.32s'", s);
+    if (error == 0)
+        snprintf(out->kind, sizeof(out->kind), "%s", s);
+    if (error == 0)
+        error = member_string(&s, j, "manifest", "origin");
+    if (error == 0 && strcmp(s, "save") != 0 && strcmp(s, "upload") != 0)
+        error =
+            vs_error_set(VS_ECORRUPT, "manifest: unknown origin '%.32s'", s);
+    if (error == 0)
+        snprintf(out->origin, sizeof(out->origin), "%s", s);
+    if (error == 0)
+        error = member_string(&s, j, "manifest", "format");
+    if (error == 0)
+        error = parse_format(&out->format, s);
+    if (error == 0)
+        error = member_string(&s, j, "manifest", "compression");
+    if (error == 0)
+        error = parse_codec(&out->codec, s);
+    if (error == 0)
+        error = member_uint(&out->bytes, j, "manifest", "bytes", INT64_MAX);
+    if (error == 0)
+        error = member_string(&s, j, "manifest", "sha256");
+    if (error == 0 && vs_sha256_parse_hex(out->sha256, s, strlen(s)) < 0)
+        error = vs_error_set(VS_ECORRUPT, "manifest: bad field 'sha256'");
+    if (error == 0)
+        error = member(&v, j, "manifest", "content_verified", JSON_TRUE);
+    if (error == 0)
+        out->content_verified = json_is_true(v);
+    if (error == 0)
+        error = member_uint(&out->seq, j, "manifest", "seq", INT64_MAX);
+    if (error == 0)
+        error = member_uint(&out->records, j, "manifest", "records", INT64_MAX);
+    return error;
+}
+
+int vs_snapshot_from_json(vs_snapshot *out, const json_t *j)
+{
+    memset(out, 0, sizeof(*out));
+    char want[sizeof(out->file)];
+    const char *file;
+    int error = head_from_json(out, j);
+    if (error == 0)
+        error = member_string(&file, j, "manifest", "file");
+    if (error == 0)
+        error =
+            vs_manifest_file_name(want, sizeof(want), out->format, out->codec);
+    /* The name follows from format and compression; anything else (a path,
+     * "..") is refused before it can name a file. */
+    if (error == 0 && strcmp(file, want) != 0)
+        error = vs_error_set(VS_ECORRUPT,
+                             "manifest: field 'file' should be '%s'", want);
+    if (error == 0) {
+        snprintf(out->file, sizeof(out->file), "%s", want);
+        error = collections_from_json(out, j);
+    }
+    if (error < 0)
+        vs_snapshot_dispose(out);
+    return error;
+}
+
+int vs_snapshot_describe(vs_snapshot_collection **out, size_t *n, vs_store *st,
+                         const vs_save_options *opts)
+{
+    *out = NULL;
+    *n = 0;
+    vs_save_options all = VS_SAVE_OPTIONS_INIT;
+    vs_collection **list = NULL;
+    size_t count = 0;
+    int error = vs_fmt__select(&list, &count, st, opts ? opts : &all);
+    if (error < 0)
+        return error;
+    vs_snapshot_collection *cols = calloc(count ? count : 1, sizeof(*cols));
+    if (!cols) {
+        free(list);
+        return vs_error_oom();
+    }
+    for (size_t i = 0; i < count; i++) {
+        snprintf(cols[i].name, sizeof(cols[i].name), "%s",
+                 vs_collection_name(list[i]));
+        cols[i].dimension = vs_collection_dimension(list[i]);
+        cols[i].metric = vs_collection_metric(list[i]);
+        cols[i].count = vs_collection_count(list[i]);
+    }
+    free(list);
+    *out = cols;
+    *n = count;
+    return 0;
+}
+
+/* ---- the files of one snapshot directory ---- */
+
+/* malloc'd "dir/name", NULL (message set) when out of memory. */
+static char *path_in(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (!p)
+        vs_error_oom();
+    else
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+int vs_manifest_read(vs_snapshot *out, const char *dir, const char *id)
+{
+    memset(out, 0, sizeof(*out));
+    char *path = path_in(dir, MANIFEST_FILE);
+    char *text = NULL;
+    size_t len = 0;
+    json_t *j = NULL;
+    int error =
+        path ? vs_fs_read_all(&text, &len, path, MANIFEST_READ_MAX) : VS_ENOMEM;
+    if (error == VS_ENOTFOUND) {
+        error = vs_error_set(VS_ENOTFOUND, "no snapshot '%s'", id);
+        goto done;
+    }
+    if (error < 0)
+        goto done;
+    json_error_t jerr;
+    j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j) {
+        error = vs_error_set(VS_ECORRUPT,
+                             "snapshot %s: manifest is not "
+                             "JSON (line %d: %s)",
+                             id, jerr.line, jerr.text);
+        goto done;
+    }
+    error = vs_snapshot_from_json(out, j);
+    if (error < 0) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "%s", vs_error_last());
+        error = vs_error_set(error, "snapshot %s: %s", id, msg);
+    } else if (strcmp(out->id, id) != 0) {
+        vs_snapshot_dispose(out);
+        error = vs_error_set(VS_ECORRUPT, "snapshot %s: manifest names id %s",
+                             id, out->id);
+    }
+done:
+    json_decref(j);
+    free(text);
+    free(path);
+    return error;
+}
+
+/* The manifest's text: indented JSON and a final newline.  A manifest that
+ * would not read back is refused (VS_EINVALID): what list would skip is
+ * never written. */
+static int manifest_text(char **out, size_t *len, const vs_snapshot *s)
+{
+    *out = NULL;
+    json_t *j = vs_snapshot_to_json(s);
+    if (!j)
+        return vs_error_oom();
+    vs_snapshot back;
+    int error = vs_snapshot_from_json(&back, j);
+    vs_snapshot_dispose(&back);
+    if (error < 0) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "%s", vs_error_last());
+        json_decref(j);
+        return vs_error_set(VS_EINVALID, "snapshot %s: %s", s->id, msg);
+    }
+    char *text = json_dumps(j, JSON_INDENT(2));
+    json_decref(j);
+    *len = text ? strlen(text) : 0;
+    char *grown = text ? realloc(text, *len + 2) : NULL;
+    if (!grown) {
+        free(text);
+        return vs_error_oom();
+    }
+    grown[(*len)++] = '\n';
+    grown[*len] = '\0';
+    *out = grown;
+    return 0;
+}
+
+int vs_manifest_write(const char *dir, const vs_snapshot *s)
+{
+    char line[VS_SHA256_HEX_LEN + 2 + sizeof(s->file) + 2];
+    vs_snapshot_sha256_line(line, sizeof(line), s);
+    size_t len = 0;
+    char *text = NULL;
+    char *sums = path_in(dir, SUMS_FILE);
+    char *man = path_in(dir, MANIFEST_FILE);
+    int error = sums && man ? manifest_text(&text, &len, s) : VS_ENOMEM;
+    if (error == 0)
+        error = vs_fs_write_atomic(sums, line, strlen(line));
+    if (error == 0) /* the manifest last: it makes the snapshot */
+        error = vs_fs_write_atomic(man, text, len);
+    free(text);
+    free(sums);
+    free(man);
+    return error;
+}
+
+static int check_sha256(const vs_snapshot *s,
+                        const uint8_t digest[VS_SHA256_LEN])
+{
+    if (vs_sha256_equal(digest, s->sha256))
+        return 0;
+    char want[VS_SHA256_HEX_LEN + 1], got[VS_SHA256_HEX_LEN + 1];
+    vs_sha256_hex(want, s->sha256);
+    vs_sha256_hex(got, digest);
+    return vs_error_set(VS_ECORRUPT,
+                        "snapshot %s: sha256 of '%s' is %s, "
+                        "the manifest says %s",
+                        s->id, s->file, got, want);
+}
+
+/* After a successful load: what the file held against what the manifest
+ * says. */
+static int check_loaded(const vs_snapshot *s, const vs_file_info *info)
+{
+    int error = check_sha256(s, info->sha256);
+    if (error == 0 && info->format != s->format)
+        error = vs_error_set(VS_ECORRUPT,
+                             "snapshot %s: the data file is %s, "
+                             "the manifest says %s",
+                             s->id, vs_format_name(info->format),
+                             vs_format_name(s->format));
+    if (error == 0 && (info->records != s->records || info->seq != s->seq))
+        error = vs_error_set(VS_ECORRUPT,
+                             "snapshot %s: the data file holds "
+                             "%llu records at seq %llu, the "
+                             "manifest says %llu at %llu",
+                             s->id, (unsigned long long)info->records,
+                             (unsigned long long)info->seq,
+                             (unsigned long long)s->records,
+                             (unsigned long long)s->seq);
+    return error;
+}
+
+int vs_manifest_load_data(vs_store **out, vs_file_info *info,
+                          const vs_snapshot *s, const char *path,
+                          const vs_load_options *lo)
+{
+    *out = NULL;
+    vs_file_info local;
+    if (!info)
+        info = &local;
+    memset(info, 0, sizeof(*info));
+    struct stat sb;
+    if (stat(path, &sb) < 0)
+        return errno == ENOENT
+                   ? vs_error_set(VS_ECORRUPT,
+                                  "snapshot %s: data file '%s' "
+                                  "is missing",
+                                  s->id, s->file)
+                   : vs_error_set_os(VS_EIO, "snapshot %s: cannot stat '%s'",
+                                     s->id, path);
+    if ((uint64_t)sb.st_size != s->bytes)
+        return vs_error_set(VS_ECORRUPT,
+                            "snapshot %s: '%s' is %llu bytes, "
+                            "the manifest says %llu",
+                            s->id, s->file, (unsigned long long)sb.st_size,
+                            (unsigned long long)s->bytes);
+    vs_load_options o = *lo;
+    o.format = s->format;
+    o.codec = s->codec;
+    o.name_hint = s->file;
+    vs_store *st = NULL;
+    int error = vs_fmt_load_file(&st, info, path, &o);
+    if (error == 0) {
+        error = check_loaded(s, info);
+        if (error == 0)
+            *out = st;
+        else
+            vs_store_free(st);
+        return error;
+    }
+    char msg[400];
+    snprintf(msg, sizeof(msg), "%s", vs_error_last());
+    uint8_t digest[VS_SHA256_LEN];
+    /* A damaged file, or one this build cannot read? */
+    if ((error == VS_ECORRUPT || error == VS_EVERSION) &&
+        vs_sha256_file(digest, NULL, path) == 0 && check_sha256(s, digest) < 0)
+        return VS_ECORRUPT;
+    return vs_error_set(error, "snapshot %s: %s", s->id, msg);
+}
+
+/* Copy `in` into a new file at `path` (fsynced), at most max_bytes. */
+static int copy_in(const char *path, vs_stream *in, uint64_t max_bytes)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return vs_error_set_os(VS_EIO, "failed to create '%s'", path);
+    vs_stream *w = NULL;
+    char *buf = malloc(COPY_BUFSZ);
+    int error = buf ? vs_stream_fd_writer_new(&w, fd, true) : vs_error_oom();
+    uint64_t total = 0;
+    while (error == 0) {
+        size_t got;
+        error = vs_stream_read(in, buf, COPY_BUFSZ, &got);
+        if (error < 0 || got == 0)
+            break;
+        total += got;
+        if (max_bytes > 0 && total > max_bytes) {
+            error = vs_error_set(VS_ETOOBIG,
+                                 "upload is larger than %llu "
+                                 "bytes",
+                                 (unsigned long long)max_bytes);
+            break;
+        }
+        error = vs_stream_write(w, buf, got);
+    }
+    if (error == 0)
+        error = vs_stream_finish(w);
+    vs_stream_free(w);
+    free(buf);
+    if (close(fd) < 0 && error == 0)
+        error = vs_error_set_os(VS_EIO, "failed to close '%s'", path);
+    return error;
+}
+
+int vs_manifest_receive(vs_store **out, vs_file_info *info, const char *dir,
+                        vs_stream *in, const vs_load_options *lo)
+{
+    *out = NULL;
+    char file[64];
+    char *upload = path_in(dir, UPLOAD_FILE);
+    char *data = NULL;
+    int error = upload ? copy_in(upload, in, lo->max_bytes) : VS_ENOMEM;
+    if (error == 0)
+        error = vs_fmt_load_file(out, info, upload, lo);
+    if (error == 0)
+        error = vs_manifest_file_name(file, sizeof(file), info->format,
+                                      info->codec);
+    if (error == 0 && !(data = path_in(dir, file)))
+        error = VS_ENOMEM;
+    if (error == 0 && rename(upload, data) < 0)
+        error = vs_error_set_os(VS_EIO, "failed to rename '%s'", upload);
+    if (error == 0)
+        error = vs_fs_fsync_dir(dir);
+    if (error < 0) {
+        vs_store_free(*out);
+        *out = NULL;
+    }
+    free(data);
+    free(upload);
+    return error;
+}

@@ -1,0 +1,170 @@
+/*
+ * snapshot: the catalog of snapshots in a data directory.
+ *
+ *   DATA/snapshots/<id>/manifest.json   what the snapshot is (written last)
+ *   DATA/snapshots/<id>/data.<fmt>[.<codec>]   the database file
+ *   DATA/snapshots/<id>/SHA256SUMS      `sha256sum -c` line for the data file
+ *   DATA/CURRENT                        id of the snapshot the live state was
+ *                                       last saved to or restored from
+ *   DATA/tmp/                           work in progress; emptied at open
+ *
+ * A snapshot id sorts by creation time: "20261124T220055.123Z-1a2b3c" (UTC
+ * time to the millisecond, then 6 random hex digits).  Ids from outside are
+ * validated against that shape before they touch a path, so no id can name
+ * a file outside the data directory.
+ *
+ * Nothing half-written is ever listed or loaded: a snapshot is built in
+ * DATA/tmp/<id>/ and appears by one rename of that directory into
+ * DATA/snapshots/ after its data file and manifest are fsynced.  A snapshot
+ * directory without a manifest (a crash between steps on a file system that
+ * reordered them) is ignored by list and removed at open.
+ *
+ * Creation has two phases so that the data file can be written by a forked
+ * child while the parent keeps serving: vs_catalog_begin reserves an id and
+ * a temporary directory; whoever writes the data file reports its
+ * vs_file_info; vs_catalog_commit writes the manifest and publishes it.
+ *
+ * Threads: a catalog may be used from several threads; it serialises its
+ * own directory changes with an internal mutex.
+ */
+#ifndef VS_SNAPSHOT_H
+#define VS_SNAPSHOT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fmt.h"
+
+#define VS_SNAPSHOT_ID_LEN 27 /* "20261124T220055.123Z-1a2b3c" */
+#define VS_SNAPSHOT_NAME_MAX 128
+
+typedef struct vs_catalog vs_catalog;
+typedef struct vs_pending vs_pending;
+
+typedef struct vs_snapshot_collection {
+    char name[VS_NAME_MAX + 1];
+    uint32_t dimension;
+    vs_metric metric;
+    uint64_t count;
+} vs_snapshot_collection;
+
+/* A manifest.  Own its `collections` array; release with
+ * vs_snapshot_dispose. */
+typedef struct vs_snapshot {
+    char id[VS_SNAPSHOT_ID_LEN + 1];
+    char name[VS_SNAPSHOT_NAME_MAX + 1]; /* "" when unnamed */
+    int64_t created_ms;                  /* Unix time in milliseconds */
+    char kind[16];                       /* "full" */
+    char origin[16];                     /* "save" or "upload" */
+    vs_format_id format;                 /* RUVECTOR for such uploads */
+    vs_codec_id codec;
+    uint64_t bytes;                      /* size of the data file */
+    uint8_t sha256[VS_SHA256_LEN];       /* of the data file */
+    bool content_verified;               /* embedded checksum matched */
+    uint64_t seq;                        /* store sequence number saved */
+    uint64_t records;
+    char file[64];                       /* data file name in the dir */
+    size_t ncollections;
+    vs_snapshot_collection *collections;
+} vs_snapshot;
+
+void vs_snapshot_dispose(vs_snapshot *s);
+/* The manifest as JSON (new reference): id, name, created (RFC 3339 UTC
+ * with milliseconds), kind, origin, format, compression, bytes, sha256 (hex),
+ * content_verified, seq, records, file, collections [{name, dimension,
+ * metric, count}]. */
+json_t *vs_snapshot_to_json(const vs_snapshot *s);
+/* Parse and validate a manifest; VS_ECORRUPT naming the bad field. */
+int vs_snapshot_from_json(vs_snapshot *out, const json_t *j) VS_WARN_UNUSED;
+/* Checks the id shape; VS_EINVALID. */
+int vs_snapshot_check_id(const char *id);
+/* Checks a user-given name: 1..VS_SNAPSHOT_NAME_MAX bytes of UTF-8 without
+ * control characters; VS_EINVALID. */
+int vs_snapshot_check_name(const char *name);
+/* "<64 hex>  <file>\n" into buf (room for 64 + 2 + 64 + 2 bytes). */
+void vs_snapshot_sha256_line(char *buf, size_t size, const vs_snapshot *s);
+
+/* Open (creating the directories) and clean DATA/tmp/.  VS_EIO. */
+int vs_catalog_open(vs_catalog **out, const char *datadir) VS_WARN_UNUSED;
+void vs_catalog_free(vs_catalog *cat);
+const char *vs_catalog_datadir(const vs_catalog *cat);
+/* A directory for the caller's temporary files (DATA/tmp). */
+const char *vs_catalog_tmpdir(const vs_catalog *cat);
+
+/* All snapshots, oldest first.  The caller disposes each and frees the
+ * array.  Unreadable manifests are skipped with a warning in the log. */
+int vs_catalog_list(vs_snapshot **out, size_t *n,
+                    vs_catalog *cat) VS_WARN_UNUSED;
+/* VS_EINVALID (bad id), VS_ENOTFOUND, VS_ECORRUPT (bad manifest). */
+int vs_catalog_get(vs_snapshot *out, vs_catalog *cat,
+                   const char *id) VS_WARN_UNUSED;
+/* malloc'd path of a snapshot's data file. */
+int vs_catalog_data_path(char **out, const vs_catalog *cat,
+                         const vs_snapshot *s) VS_WARN_UNUSED;
+
+/* Phase 1: reserve an id and DATA/tmp/<id>/.  `name` may be NULL. */
+int vs_catalog_begin(vs_pending **out, vs_catalog *cat, const char *name,
+                     vs_format_id format, vs_codec_id codec) VS_WARN_UNUSED;
+const char *vs_pending_id(const vs_pending *p);
+/* Where the data file must be written (DATA/tmp/<id>/data.<fmt>[.<codec>]);
+ * write it with vs_fmt_save_file (atomic, fsynced). */
+const char *vs_pending_data_path(const vs_pending *p);
+/* Phase 2: write manifest.json and SHA256SUMS (fsynced), then rename the
+ * directory into DATA/snapshots/ and fsync that directory.  `info` is what
+ * the save (or the verifying load) reported; `collections` describes the
+ * saved collections.  `origin` is "save" or "upload".  Frees `p` whatever
+ * the result; on failure nothing is listed and the temporary directory is
+ * removed. */
+int vs_catalog_commit(vs_snapshot *out, vs_catalog *cat, vs_pending *p,
+                      const vs_file_info *info,
+                      const vs_snapshot_collection *collections,
+                      size_t ncollections,
+                      const char *origin) VS_WARN_UNUSED;
+/* Discard a pending snapshot (NULL is a no-op). */
+void vs_catalog_abort(vs_pending *p);
+
+/* Describe the collections of a store (or the selected ones of a save) for
+ * vs_catalog_commit; the caller frees *out. */
+int vs_snapshot_describe(vs_snapshot_collection **out, size_t *n,
+                         vs_store *st,
+                         const vs_save_options *opts) VS_WARN_UNUSED;
+
+/* In-process convenience: begin, vs_fmt_save_file, commit.  The caller holds
+ * the store's read lock. */
+int vs_catalog_create(vs_snapshot *out, vs_catalog *cat, vs_store *st,
+                      const char *name,
+                      const vs_save_options *opts) VS_WARN_UNUSED;
+
+/* Take a database file from a stream (an upload): stream it into
+ * DATA/tmp/<id>/, verify it by a full load (any format vecsnap reads,
+ * ruvector-extensions files included, codec detected; `name_hint` helps
+ * brotli and ruvector names), then commit it with origin "upload".  Nothing
+ * is kept when verification fails: VS_ECORRUPT / VS_EVERSION / VS_ETOOBIG
+ * with the loader's message.  `max_bytes` caps the stored and the
+ * decompressed size (0: none). */
+int vs_catalog_import(vs_snapshot *out, vs_catalog *cat, vs_stream *in,
+                      const char *name, const char *name_hint,
+                      uint64_t max_bytes) VS_WARN_UNUSED;
+
+/* Remove a snapshot: renamed out of DATA/snapshots/ first (it disappears at
+ * once), then deleted.  VS_EINVALID, VS_ENOTFOUND. */
+int vs_catalog_delete(vs_catalog *cat, const char *id) VS_WARN_UNUSED;
+
+/* Check the data file against the manifest (size and SHA-256) and load it
+ * fully (every embedded checksum, every length).  `info` may be NULL.
+ * VS_ECORRUPT naming what differs. */
+int vs_catalog_verify(vs_file_info *info, vs_catalog *cat,
+                      const char *id) VS_WARN_UNUSED;
+/* Verify as above and hand over the loaded store (*out, caller frees). */
+int vs_catalog_load(vs_store **out, vs_file_info *info, vs_catalog *cat,
+                    const char *id, vs_progress_fn progress,
+                    void *payload) VS_WARN_UNUSED;
+
+/* DATA/CURRENT: replaced atomically.  vs_catalog_current gives "" and
+ * VS_ENOTFOUND when there is none. */
+int vs_catalog_set_current(vs_catalog *cat, const char *id) VS_WARN_UNUSED;
+int vs_catalog_current(char out[VS_SNAPSHOT_ID_LEN + 1],
+                       vs_catalog *cat) VS_WARN_UNUSED;
+
+#endif
