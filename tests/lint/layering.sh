@@ -11,7 +11,7 @@ layer_of() {
     fmt | fmt_*) echo 3 ;;
     snapshot | manifest | wal) echo 4 ;;
     s3) echo 5 ;;
-    job | progress) echo 6 ;;
+    job | job_* | progress) echo 6 ;;
     http_* | api_*) echo 7 ;;
     config | main | vecsnapd | vecsnap) echo 8 ;;
     *) echo 99 ;;
