@@ -139,7 +139,7 @@ int vs_fmt_json_load(vs_store **out, vs_file_info *info, vs_stream *in,
 int vs_fmt_ruvector_load(vs_store **out, vs_file_info *info, vs_stream *in,
                          const vs_load_options *opts) VS_WARN_UNUSED;
 
-/* SQLite: fmt_sqlite.c, on paths (SQLite needs a file).  Save writes a new
+/* SQLite: fmt_sqlite.c (save), fmt_sqlite_read.c (load), on paths (SQLite needs a file).  Save writes a new
  * database at `path` (which must not exist; fmt.c gives a temp path). */
 int vs_fmt_sqlite_save(const char *path, vs_store *st,
                        const vs_save_options *opts) VS_WARN_UNUSED;

@@ -1,8 +1,10 @@
 /*
- * job: the job table, its worker threads, job records as DIR/<id>.json files,
- * cancellation, conflict classes, locking and listeners.  What a job shows
- * (its status and their JSON forms, the event ring, the rate limiter, SSE
- * frames) lives in progress.c.
+ * job: the job table, its worker threads, cancellation, conflict classes,
+ * locking and listeners.  The records as DIR/<id>.json files (writing,
+ * pruning, loading at start-up) live in job_record.c, the layout of a job
+ * and of the table in job_int.h.  What a job shows (its status and their
+ * JSON forms, the event ring, the rate limiter, SSE frames) lives in
+ * progress.c.
  *
  * Locks, always taken in this order: the table's `io` mutex (serialises
  * record writes and deletions), the table's `lock` (queue, job list,
@@ -35,9 +37,8 @@
  * released), right after it for a job cancelled while queued, and never when
  * vs_jobs_submit fails (the caller keeps the payload then).
  */
-#include "job.h"
+#include "job_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -52,52 +53,7 @@
 #include "log.h"
 #include "progress.h"
 
-#define RECORD_MAX (4u << 20) /* bytes of one record file */
 #define WORKERS_MAX 64
-
-typedef struct watcher {
-    uint64_t handle;
-    vs_job_watch_fn fn;
-    void *payload;
-} watcher;
-
-struct vs_job {
-    vs_jobs *table; /* NULL once the table is freed (the job is finished) */
-    pthread_mutex_t lock;
-    pthread_cond_t finished_cond;
-    atomic_uint refs;
-    atomic_int state; /* st.state, for readers that do not lock */
-    atomic_bool cancel;
-    vs_progress_status st; /* id and operation never change */
-    char *conflict;        /* NULL: none */
-    vs_job_fn fn;
-    void *payload;
-    void (*free_payload)(void *);
-    vs_job *qnext; /* the table's queue */
-    vs_progress_limiter limiter;
-    vs_progress_ring events;
-    watcher *watchers;
-    size_t nwatchers, capwatchers;
-    uint64_t next_handle;
-    uint64_t rev;       /* bumped on every state change (job lock) */
-    uint64_t saved_rev; /* revision on disk (table io lock) */
-    bool dropped;       /* pruned from the table (job lock) */
-};
-
-struct vs_jobs {
-    pthread_mutex_t io;
-    pthread_mutex_t lock;
-    pthread_cond_t wake; /* workers: a job is queued, or stopping */
-    char *dir;           /* NULL: records are not kept */
-    pthread_t *threads;
-    size_t nthreads;
-    bool closing;  /* refuse new jobs */
-    bool stopping; /* workers exit once the queue is empty */
-    vs_job **all;  /* every listed job, oldest first */
-    size_t nall, capall;
-    int64_t last_created_ms; /* creation times are kept distinct */
-    vs_job *qhead, *qtail;
-};
 
 static const char *const state_names[] = {"queued", "running", "done", "failed",
                                           "cancelled"};
@@ -107,11 +63,6 @@ const char *vs_job_state_name(vs_job_state s)
     if ((unsigned)s >= sizeof(state_names) / sizeof(state_names[0]))
         return "unknown";
     return state_names[s];
-}
-
-static bool state_finished(int s)
-{
-    return s == VS_JOB_DONE || s == VS_JOB_FAILED || s == VS_JOB_CANCELLED;
 }
 
 static void lock(pthread_mutex_t *m)
@@ -126,14 +77,14 @@ static void unlock(pthread_mutex_t *m)
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static int64_t now_unix_ms(void)
+int64_t vs_job__now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static bool id_valid(const char *id)
+bool vs_job__id_valid(const char *id)
 {
     if (!id || strnlen(id, VS_JOB_ID_LEN + 1) != VS_JOB_ID_LEN)
         return false;
@@ -173,19 +124,10 @@ static void make_id(char out[VS_JOB_ID_LEN + 1], int64_t ms)
     out[VS_JOB_ID_LEN] = '\0';
 }
 
-static char *record_path(const vs_jobs *jobs, const char *id)
-{
-    size_t n = strlen(jobs->dir) + VS_JOB_ID_LEN + 8;
-    char *path = malloc(n);
-    if (path)
-        snprintf(path, n, "%s/%s.json", jobs->dir, id);
-    return path;
-}
-
 /* ---- job objects -------------------------------------------------------- */
 
 /* A queued job with one reference and nothing else; NULL on OOM. */
-static vs_job *job_new(void)
+vs_job *vs_job__new(void)
 {
     vs_job *job = calloc(1, sizeof(*job));
     if (!job)
@@ -196,14 +138,14 @@ static vs_job *job_new(void)
     atomic_init(&job->state, VS_JOB_QUEUED);
     atomic_init(&job->cancel, false);
     job->st.state = VS_JOB_QUEUED;
-    job->st.created_ms = now_unix_ms();
+    job->st.created_ms = vs_job__now_ms();
     job->st.started_ms = -1;
     job->st.finished_ms = -1;
     job->rev = 1;
     return job;
 }
 
-static void job_destroy(vs_job *job)
+void vs_job__destroy(vs_job *job)
 {
     if (job->free_payload)
         job->free_payload(job->payload);
@@ -224,7 +166,7 @@ void vs_job_ref(vs_job *job)
 void vs_job_unref(vs_job *job)
 {
     if (job && atomic_fetch_sub(&job->refs, 1) == 1)
-        job_destroy(job);
+        vs_job__destroy(job);
 }
 
 const char *vs_job_id(const vs_job *job)
@@ -244,7 +186,7 @@ vs_job_state vs_job_state_of(const vs_job *job)
 
 bool vs_job_finished(const vs_job *job)
 {
-    return state_finished(atomic_load(&job->state));
+    return vs_job__state_finished(atomic_load(&job->state));
 }
 
 bool vs_job_cancelled(const vs_job *job)
@@ -258,7 +200,7 @@ static char *state_text(void *payload)
     return vs_progress_event_text(&job->st);
 }
 
-static void set_state(vs_job *job, vs_job_state state)
+void vs_job__set_state(vs_job *job, vs_job_state state)
 {
     job->st.state = state;
     atomic_store(&job->state, (int)state);
@@ -296,8 +238,8 @@ static void notify(vs_job *job)
 static void finish_locked(vs_job *job, vs_job_state state, const char *code,
                           const char *message)
 {
-    set_state(job, state);
-    job->st.finished_ms = now_unix_ms();
+    vs_job__set_state(job, state);
+    job->st.finished_ms = vs_job__now_ms();
     job->rev++;
     if (code && vs_progress_status_set_error(&job->st, code, message) < 0)
         vs_error_clear(); /* shown incomplete rather than not at all */
@@ -307,80 +249,7 @@ static void finish_locked(vs_job *job, vs_job_state state, const char *code,
     pthread_cond_broadcast(&job->finished_cond);
 }
 
-/* ---- records on disk ---------------------------------------------------- */
-
-/* Write the job's record if it changed since the last write.  Takes the io
- * lock, so must be called holding no lock. */
-static void persist(vs_jobs *jobs, vs_job *job)
-{
-    if (!jobs->dir)
-        return;
-    lock(&jobs->io);
-    lock(&job->lock);
-    char *text = NULL;
-    uint64_t rev = job->rev;
-    bool skip = job->dropped || rev == job->saved_rev;
-    if (!skip) {
-        json_t *rec = vs_progress_record_json(&job->st);
-        text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
-        json_decref(rec);
-    }
-    unlock(&job->lock);
-    if (skip)
-        goto done;
-    char *path = record_path(jobs, job->st.id);
-    int error = !text || !path ? vs_error_oom() : 0;
-    if (error == 0)
-        error = vs_fs_write_atomic(path, text, strlen(text));
-    if (error == 0)
-        job->saved_rev = rev;
-    else
-        vs_log(VS_LOG_WARN, "job %s: record not saved: %s", job->st.id,
-               vs_error_last());
-    free(path);
-done:
-    free(text);
-    unlock(&jobs->io);
-}
-
-/* Drop the oldest finished jobs beyond VS_JOBS_KEEP, with their files. */
-static void prune(vs_jobs *jobs)
-{
-    lock(&jobs->io);
-    for (;;) {
-        vs_job *victim = NULL;
-        lock(&jobs->lock);
-        size_t nfinished = 0, first = 0;
-        for (size_t i = jobs->nall; i-- > 0;) {
-            if (vs_job_finished(jobs->all[i])) {
-                nfinished++;
-                first = i;
-            }
-        }
-        if (nfinished > VS_JOBS_KEEP) {
-            victim = jobs->all[first];
-            memmove(&jobs->all[first], &jobs->all[first + 1],
-                    (jobs->nall - first - 1) * sizeof(*jobs->all));
-            jobs->nall--;
-            lock(&victim->lock);
-            victim->dropped = true;
-            victim->table = NULL;
-            unlock(&victim->lock);
-        }
-        unlock(&jobs->lock);
-        if (!victim)
-            break;
-        char *path = jobs->dir ? record_path(jobs, victim->st.id) : NULL;
-        if (path && unlink(path) < 0 && errno != ENOENT)
-            vs_log(VS_LOG_WARN, "job %s: failed to delete '%s': %s",
-                   victim->st.id, path, strerror(errno));
-        free(path);
-        vs_job_unref(victim);
-    }
-    unlock(&jobs->io);
-}
-
-static int list_append(vs_jobs *jobs, vs_job *job)
+int vs_job__list_append(vs_jobs *jobs, vs_job *job)
 {
     if (jobs->nall == jobs->capall) {
         size_t cap = jobs->capall ? jobs->capall * 2 : 64;
@@ -394,126 +263,11 @@ static int list_append(vs_jobs *jobs, vs_job *job)
     return 0;
 }
 
-/* A job object from a record file; an interrupted job comes back failed,
- * with a revision that makes persist rewrite its record. */
-static int load_one(vs_job **out, const char *path, const char *id)
-{
-    *out = NULL;
-    char *text = NULL;
-    size_t len;
-    int error = vs_fs_read_all(&text, &len, path, RECORD_MAX);
-    if (error < 0)
-        return error;
-    vs_job *job = job_new();
-    if (!job) {
-        free(text);
-        return vs_error_oom();
-    }
-    error = vs_progress_record_parse(&job->st, text, len, path);
-    free(text);
-    if (error == 0 && strcmp(job->st.id, id) != 0)
-        error = vs_error_set(VS_ECORRUPT, "job record '%s' names job '%s'",
-                             path, job->st.id);
-    if (error < 0) {
-        job_destroy(job);
-        return error;
-    }
-    job->rev = job->saved_rev = 1;
-    if (!state_finished(job->st.state)) {
-        job->st.state = VS_JOB_FAILED;
-        job->st.finished_ms = now_unix_ms();
-        if (vs_progress_status_set_error(&job->st, vs_error_name(VS_ERROR),
-                                         "interrupted by a restart") < 0)
-            vs_error_clear();
-        job->rev++;
-    }
-    set_state(job, job->st.state);
-    vs_progress_ring_finish(&job->events, vs_progress_event_text(&job->st),
-                            job->st.state != VS_JOB_DONE);
-    *out = job;
-    return 0;
-}
-
-static int compare_jobs(const void *a, const void *b)
-{
-    const vs_job *x = *(vs_job *const *)a, *y = *(vs_job *const *)b;
-    if (x->st.created_ms != y->st.created_ms)
-        return x->st.created_ms < y->st.created_ms ? -1 : 1;
-    return strcmp(x->st.id, y->st.id);
-}
-
-/* Read DIR: load every record, delete temp files left by a crash, rewrite
- * interrupted records, prune. */
-static int load_records(vs_jobs *jobs)
-{
-    DIR *d = opendir(jobs->dir);
-    if (!d)
-        return vs_error_set_os(VS_EIO, "failed to open '%s'", jobs->dir);
-    int error = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        const char *name = de->d_name;
-        char *path;
-        size_t n = strlen(name);
-        bool temp = name[0] == '.' && name[1] == 'j' && strstr(name, ".tmp-");
-        bool record = n == VS_JOB_ID_LEN + 5 && vs_fs_has_suffix(name, ".json");
-        char id[VS_JOB_ID_LEN + 1];
-        if (record) {
-            memcpy(id, name, VS_JOB_ID_LEN);
-            id[VS_JOB_ID_LEN] = '\0';
-            record = id_valid(id);
-        }
-        if (!temp && !record)
-            continue;
-        size_t plen = strlen(jobs->dir) + n + 2;
-        path = malloc(plen);
-        if (!path) {
-            error = vs_error_oom();
-            break;
-        }
-        snprintf(path, plen, "%s/%s", jobs->dir, name);
-        if (temp) {
-            unlink(path);
-            free(path);
-            continue;
-        }
-        vs_job *job;
-        int e = load_one(&job, path, id);
-        free(path);
-        if (e == VS_ENOMEM) {
-            error = e;
-            break;
-        }
-        if (e < 0) {
-            vs_log(VS_LOG_WARN, "job records: skipped: %s", vs_error_last());
-            vs_error_clear();
-            continue;
-        }
-        job->table = jobs;
-        error = list_append(jobs, job);
-        if (error < 0) {
-            vs_job_unref(job);
-            break;
-        }
-    }
-    closedir(d);
-    if (error < 0)
-        return error;
-    if (jobs->nall) {
-        qsort(jobs->all, jobs->nall, sizeof(*jobs->all), compare_jobs);
-        jobs->last_created_ms = jobs->all[jobs->nall - 1]->st.created_ms;
-    }
-    for (size_t i = 0; i < jobs->nall; i++)
-        persist(jobs, jobs->all[i]);
-    prune(jobs);
-    return 0;
-}
-
 /* ---- workers ------------------------------------------------------------ */
 
 static void run_one(vs_jobs *jobs, vs_job *job)
 {
-    persist(jobs, job);
+    vs_job__persist(jobs, job);
     vs_log(VS_LOG_DEBUG, "job %s: %s started", job->st.id, job->st.operation);
     vs_error_clear();
     int rc = job->fn(job, job->payload);
@@ -546,8 +300,8 @@ static void run_one(vs_jobs *jobs, vs_job *job)
            vs_job_state_name(state), message ? ": " : "",
            message ? message : "");
     free(message);
-    persist(jobs, job);
-    prune(jobs);
+    vs_job__persist(jobs, job);
+    vs_job__prune(jobs);
 }
 
 static void *worker_main(void *arg)
@@ -566,8 +320,8 @@ static void *worker_main(void *arg)
         job->qnext = NULL;
         vs_job_ref(job);
         lock(&job->lock);
-        set_state(job, VS_JOB_RUNNING);
-        job->st.started_ms = now_unix_ms();
+        vs_job__set_state(job, VS_JOB_RUNNING);
+        job->st.started_ms = vs_job__now_ms();
         job->rev++;
         unlock(&job->lock);
         unlock(&jobs->lock);
@@ -631,7 +385,7 @@ int vs_jobs_new(vs_jobs **out, const char *dir, size_t nworkers)
     if (dir) {
         error = vs_fs_mkdirs(dir);
         if (error == 0)
-            error = load_records(jobs);
+            error = vs_job__load_records(jobs);
         if (error < 0)
             goto done;
     }
@@ -686,10 +440,10 @@ void vs_jobs_free(vs_jobs *jobs)
         chain = job->qnext;
         job->qnext = NULL;
         release_payload(job);
-        persist(jobs, job);
+        vs_job__persist(jobs, job);
     }
     join_workers(jobs);
-    prune(jobs);
+    vs_job__prune(jobs);
     table_free(jobs);
 }
 
@@ -723,14 +477,14 @@ int vs_jobs_submit(vs_job **out, vs_jobs *jobs, const char *operation,
     if (!operation || !*operation || !fn)
         return vs_error_set(VS_EINVALID, "a job needs an operation and a "
                                          "function");
-    vs_job *job = job_new();
+    vs_job *job = vs_job__new();
     if (job) {
         job->st.operation = strdup(operation);
         job->conflict = conflict ? strdup(conflict) : NULL;
     }
     if (!job || !job->st.operation || (conflict && !job->conflict)) {
         if (job)
-            job_destroy(job);
+            vs_job__destroy(job);
         return vs_error_oom();
     }
     int error = 0;
@@ -752,11 +506,11 @@ int vs_jobs_submit(vs_job **out, vs_jobs *jobs, const char *operation,
         do
             make_id(job->st.id, job->st.created_ms);
         while (id_taken(jobs, job->st.id));
-        error = list_append(jobs, job);
+        error = vs_job__list_append(jobs, job);
     }
     if (error < 0) {
         unlock(&jobs->lock);
-        job_destroy(job);
+        vs_job__destroy(job);
         return error;
     }
     job->table = jobs;
@@ -771,7 +525,7 @@ int vs_jobs_submit(vs_job **out, vs_jobs *jobs, const char *operation,
     jobs->qtail = job;
     pthread_cond_signal(&jobs->wake);
     unlock(&jobs->lock);
-    persist(jobs, job);
+    vs_job__persist(jobs, job);
     if (out)
         *out = job;
     else
@@ -781,7 +535,7 @@ int vs_jobs_submit(vs_job **out, vs_jobs *jobs, const char *operation,
 
 vs_job *vs_jobs_get(vs_jobs *jobs, const char *id)
 {
-    if (!id_valid(id))
+    if (!vs_job__id_valid(id))
         return NULL;
     vs_job *found = NULL;
     lock(&jobs->lock);
@@ -835,11 +589,11 @@ int vs_job_cancel(vs_job *job)
     unlock(&job->lock);
     /* A job that is not finished keeps its table alive; the table lock
      * comes first, and the state may have moved on meanwhile. */
-    if (!state_finished(s)) {
+    if (!vs_job__state_finished(s)) {
         lock(&jobs->lock);
         lock(&job->lock);
         s = atomic_load(&job->state);
-        if (!state_finished(s))
+        if (!vs_job__state_finished(s))
             atomic_store(&job->cancel, true);
         if (s == VS_JOB_QUEUED) {
             vs_job **link = &jobs->qhead, *prev = NULL;
@@ -857,13 +611,13 @@ int vs_job_cancel(vs_job *job)
         unlock(&job->lock);
         unlock(&jobs->lock);
     }
-    if (state_finished(s))
+    if (vs_job__state_finished(s))
         return vs_error_set(VS_EINVALID, "job %s has already finished",
                             job->st.id);
     if (s == VS_JOB_QUEUED) {
         release_payload(job);
-        persist(jobs, job);
-        prune(jobs);
+        vs_job__persist(jobs, job);
+        vs_job__prune(jobs);
     }
     return 0;
 }
@@ -922,7 +676,7 @@ int vs_job_watch(vs_job *job, vs_job_watch_fn fn, void *payload,
     lock(&job->lock);
     if (job->nwatchers == job->capwatchers) {
         size_t cap = job->capwatchers ? job->capwatchers * 2 : 4;
-        watcher *w = realloc(job->watchers, cap * sizeof(*w));
+        vs_job__watcher *w = realloc(job->watchers, cap * sizeof(*w));
         if (!w) {
             error = vs_error_oom();
             goto done;
@@ -931,7 +685,7 @@ int vs_job_watch(vs_job *job, vs_job_watch_fn fn, void *payload,
         job->capwatchers = cap;
     }
     *handle = ++job->next_handle;
-    job->watchers[job->nwatchers++] = (watcher){*handle, fn, payload};
+    job->watchers[job->nwatchers++] = (vs_job__watcher){*handle, fn, payload};
 done:
     unlock(&job->lock);
     return error;
