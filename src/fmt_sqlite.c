@@ -183,7 +183,7 @@ static int setup_db(saver *s, uint64_t estimate)
                      "PRAGMA synchronous=OFF;"
                      "PRAGMA locking_mode=EXCLUSIVE;"
                      "PRAGMA temp_store=MEMORY;"
-                     "PRAGMA cache_size=-65536;"
+                     "PRAGMA cache_size=-16384;"
                      "PRAGMA application_id=%d;"
                      "PRAGMA user_version=%d;",
                      estimate < SQ_SMALL_BYTES ? 4096 : 65536,

@@ -144,11 +144,11 @@ static int open_db(loader *L)
     /* No value we read is near 1 MiB (a vector is at most 256 KiB): refuse
      * to materialise anything bigger. */
     sqlite3_limit(L->db, SQLITE_LIMIT_LENGTH, 1 << 20);
-    char sql[160];
-    snprintf(sql, sizeof(sql),
-             "PRAGMA cache_size=-16384; PRAGMA mmap_size=%" PRIu64 ";",
-             L->file_size);
-    rc = sqlite3_exec(L->db, sql, NULL, NULL, NULL);
+    /* Read through a small page cache, never a memory map: mapped file
+     * pages count as resident, and a load must not hold a second full copy
+     * of the data beside the store it builds. */
+    rc = sqlite3_exec(L->db, "PRAGMA cache_size=-8192; PRAGMA mmap_size=0;",
+                      NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return vs_fmt__sqlite_error(L->db, rc, true, L->path, "setup");
 
