@@ -1119,7 +1119,7 @@ START_TEST(test_knn_large)
         batch[i] = rec(ids[i], vecs + i * dim, NULL);
     }
     for (int m = 0; m < 3; m++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof(name), "m%d", m);
         vs_collection *c = create(st, name, (uint32_t)dim, (vs_metric)m);
         OK(vs_collection_reserve(c, count));
@@ -1179,7 +1179,7 @@ START_TEST(test_random_ops)
     enum { N = 3000, D = 3 };
     vs_store *st = new_store();
     vs_collection *c = create(st, "ops", D, VS_METRIC_EUCLIDEAN);
-    static char ids[N][12];
+    static char ids[N][16];
     static float vals[N];
     static int live[N];
     static uint64_t wseq[N]; /* seq of last upsert or delete */
@@ -1336,7 +1336,7 @@ START_TEST(test_incremental)
     vs_collection *c = create(st, "inc", 2, VS_METRIC_DOT);
     vs_collection *base[SNAPS][2];
     uint64_t since[SNAPS];
-    char ids[N][8], metas[32][24];
+    char ids[N][16], metas[32][24];
     float vec[32][2];
     vs_record batch[32];
     int nsnap = 0;
@@ -1359,7 +1359,7 @@ START_TEST(test_incremental)
         if (step % 100 == 50 && nsnap < SNAPS) {
             since[nsnap] = vs_store_seq(st);
             for (int o = 0; o < 2; o++) {
-                char name[16];
+                char name[32];
                 snprintf(name, sizeof(name), "s%d_%d", nsnap, o);
                 base[nsnap][o] = create(copies, name, 2, VS_METRIC_DOT);
                 copy_live(base[nsnap][o], c);
