@@ -2,7 +2,8 @@
  * fmt: the file level of the format layer.  Picks the format and codec
  * (detected from content on load), builds the stream chain
  *
- *   save:  format -> [codec writer] -> SHA-256 stage -> file (fsync) -> rename
+ *   save:  format -> [async stage -> codec writer] -> SHA-256 stage -> file
+ *          (fsync) -> rename
  *   load:  file -> SHA-256 stage -> [codec reader] -> format
  *
  * and reports the size and SHA-256 of the bytes as stored.  Files appear
@@ -263,14 +264,20 @@ static int save_sqlite_via_tmp(vs_stream *out, vs_store *st,
 static int save_into(vs_stream *sink, vs_store *st,
                      const vs_save_options *opts, int level)
 {
-    vs_stream *codec = NULL;
+    vs_stream *codec = NULL, *async = NULL;
     int error = 0;
     vs_stream *top = sink;
     if (opts->codec != VS_CODEC_NONE) {
+        /* The codec (and everything below it) runs on a thread of its own,
+         * overlapping the format's encoding on the other core. */
         error = vs_codec_writer_new(&codec, sink, opts->codec, level);
-        if (error < 0)
+        if (error == 0)
+            error = vs_stream_async_new(&async, codec);
+        if (error < 0) {
+            vs_stream_free(codec);
             return error;
-        top = codec;
+        }
+        top = async;
     }
     switch (opts->format) {
     case VS_FORMAT_BIN:
@@ -283,8 +290,11 @@ static int save_into(vs_stream *sink, vs_store *st,
         error = save_sqlite_via_tmp(top, st, opts);
         break;
     }
+    if (error == 0 && async)
+        error = vs_stream_finish(async);
     if (error == 0 && codec)
         error = vs_stream_finish(codec);
+    vs_stream_free(async);
     vs_stream_free(codec);
     return error;
 }

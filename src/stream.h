@@ -121,6 +121,13 @@ int vs_stream_file_reader_new(vs_stream **out,
 int vs_stream_prefixed_new(vs_stream **out, const void *head, size_t n,
                            vs_stream *inner) VS_WARN_UNUSED;
 
+/* ---- async stage (stream_async.c) ---- */
+/* A pass-through writer that runs the stages below it on a thread of its
+ * own (1 MiB blocks, at most 3 in flight), so a format encoding above it and
+ * a codec below it use two cores.  Its finish waits until every byte reached
+ * `inner` and reports the first error met there. */
+int vs_stream_async_new(vs_stream **out, vs_stream *inner) VS_WARN_UNUSED;
+
 /* ---- SHA-256 stage (stream_hash.c) ---- */
 /* A pass-through filter (writer or reader, matching `inner`) hashing every
  * byte that passes.  With `threaded`, hashing runs on a helper thread

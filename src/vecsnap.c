@@ -4,8 +4,6 @@
  *
  * Exit status: 0 success, 1 a failed check or operation, 2 misuse.
  */
-#include "config.h"
-
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>

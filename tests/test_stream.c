@@ -889,6 +889,76 @@ START_TEST(test_sha256_hex_and_file)
 }
 END_TEST
 
+
+/* ---- async stage ---- */
+
+START_TEST(test_async_delivers_every_byte_in_order)
+{
+    static const size_t chunks[] = {1, 7, 4096, 1 << 20, (1 << 20) + 3};
+    size_t n = (3u << 20) + 12345;
+    uint8_t *data = malloc(n);
+    ck_assert_ptr_nonnull(data);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (uint8_t)(i * 2654435761u >> 13);
+    for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
+        vs_buf buf = VS_BUF_INIT((size_t)64 << 20);
+        vs_stream *mem = NULL, *a = NULL;
+        ck_assert_int_eq(vs_stream_mem_writer_new(&mem, &buf), 0);
+        ck_assert_int_eq(vs_stream_async_new(&a, mem), 0);
+        for (size_t off = 0; off < n; off += chunks[k]) {
+            size_t take = n - off < chunks[k] ? n - off : chunks[k];
+            ck_assert_int_eq(vs_stream_write(a, data + off, take), 0);
+        }
+        ck_assert_int_eq(vs_stream_finish(a), 0);
+        ck_assert_uint_eq(vs_stream_bytes(a), n);
+        ck_assert_uint_eq(buf.len, n);
+        ck_assert(memcmp(buf.ptr, data, n) == 0);
+        vs_stream_free(a);
+        vs_stream_free(mem);
+        vs_buf_dispose(&buf);
+    }
+    free(data);
+}
+END_TEST
+
+START_TEST(test_async_reports_the_inner_error)
+{
+    size_t n = (4u << 20) + 1;
+    uint8_t *data = calloc(1, n);
+    ck_assert_ptr_nonnull(data);
+    vs_stream *fail = NULL, *a = NULL;
+    ck_assert_int_eq(vs_stream_failing_new(&fail, NULL, true, (1u << 20) + 5),
+                     0);
+    ck_assert_int_eq(vs_stream_async_new(&a, fail), 0);
+    /* the failure happens on the thread: a later write or finish says so */
+    int error = vs_stream_write(a, data, n);
+    if (error == 0)
+        error = vs_stream_finish(a);
+    ck_assert_int_eq(error, VS_EIO);
+    ck_assert(strstr(vs_error_last(), "injected failure") != NULL);
+    vs_stream_free(a);
+    vs_stream_free(fail);
+    free(data);
+}
+END_TEST
+
+START_TEST(test_async_free_without_finish_discards)
+{
+    vs_buf buf = VS_BUF_INIT((size_t)64 << 20);
+    vs_stream *mem = NULL, *a = NULL;
+    ck_assert_int_eq(vs_stream_mem_writer_new(&mem, &buf), 0);
+    ck_assert_int_eq(vs_stream_async_new(&a, mem), 0);
+    uint8_t *data = calloc(1, 3u << 20);
+    ck_assert_ptr_nonnull(data);
+    ck_assert_int_eq(vs_stream_write(a, data, 3u << 20), 0);
+    vs_stream_free(a); /* joins the thread; nothing leaks (ASan) */
+    ck_assert_uint_le(buf.len, 3u << 20);
+    vs_stream_free(mem);
+    vs_buf_dispose(&buf);
+    free(data);
+}
+END_TEST
+
 static Suite *stream_suite(void)
 {
     Suite *s = suite_create("stream");
@@ -921,6 +991,13 @@ static Suite *stream_suite(void)
     tcase_add_test(tc, test_hash_reader_reports_inner_failure);
     tcase_add_test(tc, test_hash_freed_without_finish);
     tcase_add_test(tc, test_hash_peek_needs_a_hash_stage);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("async");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_async_delivers_every_byte_in_order);
+    tcase_add_test(tc, test_async_reports_the_inner_error);
+    tcase_add_test(tc, test_async_free_without_finish_discards);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("atomic");

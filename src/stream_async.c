@@ -1,0 +1,183 @@
+/*
+ * stream_async: a writer stage that moves the work of the stages below it
+ * (a codec, the file hash, the writes) onto a thread of its own, so that a
+ * format encoding on the caller's thread and a codec compressing overlap on
+ * two cores.
+ *
+ * The caller's bytes are copied into one of ASYNC_BLOCKS blocks of
+ * ASYNC_BLOCK bytes; a full block is handed to the thread, which writes it
+ * to the inner stream.  A block is reused only after the thread is done
+ * with it, so memory stays at ASYNC_BLOCKS * ASYNC_BLOCK.  The first error
+ * the thread meets is reported by the next write or by finish.  Finish
+ * hands over the last partial block and waits until everything reached the
+ * inner stream (it does not finish the inner stream).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stream.h"
+
+#define ASYNC_BLOCK ((size_t)1 << 20)
+#define ASYNC_BLOCKS 3
+
+typedef struct async_writer {
+    vs_stream base;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool started, stop;
+    uint8_t *block[ASYNC_BLOCKS];
+    size_t fill[ASYNC_BLOCKS]; /* bytes in each block */
+    size_t head;               /* block the caller fills */
+    size_t tail;               /* next block the thread writes */
+    size_t queued;             /* blocks handed over, not yet written */
+    int error;                 /* first error of the thread */
+    char errmsg[VS_STREAM_ERRMSG_MAX];
+} async_writer;
+
+static void *async_main(void *arg)
+{
+    async_writer *a = arg;
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        while (a->queued == 0 && !a->stop)
+            pthread_cond_wait(&a->cv, &a->mu);
+        if (a->queued == 0)
+            break;
+        size_t i = a->tail;
+        pthread_mutex_unlock(&a->mu);
+        int error = 0;
+        if (a->error == 0)
+            error = vs_stream_write(a->base.inner, a->block[i], a->fill[i]);
+        pthread_mutex_lock(&a->mu);
+        if (error < 0 && a->error == 0) {
+            a->error = error;
+            memcpy(a->errmsg, vs_error_last(), sizeof(a->errmsg) - 1);
+            a->errmsg[sizeof(a->errmsg) - 1] = '\0';
+        }
+        a->fill[i] = 0;
+        a->tail = (a->tail + 1) % ASYNC_BLOCKS;
+        a->queued--;
+        pthread_cond_broadcast(&a->cv);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+/* Under the lock: the thread's error as this thread's last error. */
+static int thread_error(async_writer *a)
+{
+    return vs_error_set(a->error, "%s", a->errmsg);
+}
+
+static int start(async_writer *a)
+{
+    if (a->started)
+        return 0;
+    for (size_t i = 0; i < ASYNC_BLOCKS; i++) {
+        a->block[i] = malloc(ASYNC_BLOCK);
+        if (!a->block[i])
+            return vs_error_oom();
+    }
+    if (pthread_create(&a->thread, NULL, async_main, a) != 0)
+        return vs_error_set(VS_ERROR, "failed to start a writer thread");
+    a->started = true;
+    return 0;
+}
+
+/* Hand the caller's block to the thread and wait for a free one. */
+static int hand_over(async_writer *a)
+{
+    pthread_mutex_lock(&a->mu);
+    a->queued++;
+    a->head = (a->head + 1) % ASYNC_BLOCKS;
+    pthread_cond_broadcast(&a->cv);
+    while (a->queued == ASYNC_BLOCKS && a->error == 0)
+        pthread_cond_wait(&a->cv, &a->mu);
+    int error = a->error ? thread_error(a) : 0;
+    pthread_mutex_unlock(&a->mu);
+    return error;
+}
+
+static int async_write(vs_stream *s, const void *data, size_t n)
+{
+    async_writer *a = (async_writer *)s;
+    int error = start(a);
+    const uint8_t *p = data;
+    while (error == 0 && n > 0) {
+        size_t i = a->head, room = ASYNC_BLOCK - a->fill[i];
+        size_t take = n < room ? n : room;
+        memcpy(a->block[i] + a->fill[i], p, take);
+        a->fill[i] += take;
+        p += take;
+        n -= take;
+        if (a->fill[i] == ASYNC_BLOCK)
+            error = hand_over(a);
+    }
+    return error;
+}
+
+static int async_finish(vs_stream *s)
+{
+    async_writer *a = (async_writer *)s;
+    if (!a->started)
+        return 0;
+    int error = 0;
+    if (a->fill[a->head] > 0)
+        error = hand_over(a);
+    pthread_mutex_lock(&a->mu);
+    while (a->queued > 0 && a->error == 0)
+        pthread_cond_wait(&a->cv, &a->mu);
+    if (error == 0 && a->error)
+        error = thread_error(a);
+    pthread_mutex_unlock(&a->mu);
+    return error;
+}
+
+static void async_close(vs_stream *s)
+{
+    async_writer *a = (async_writer *)s;
+    if (a->started) {
+        pthread_mutex_lock(&a->mu);
+        a->stop = true;
+        /* Unfinished work is dropped: a writer freed without finish
+         * discards, as every writer does. */
+        if (a->error == 0 && !a->base.finished) {
+            a->error = VS_ECANCELLED;
+            a->errmsg[0] = '\0';
+        }
+        pthread_cond_broadcast(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+        pthread_join(a->thread, NULL);
+    }
+    for (size_t i = 0; i < ASYNC_BLOCKS; i++)
+        free(a->block[i]);
+    pthread_cond_destroy(&a->cv);
+    pthread_mutex_destroy(&a->mu);
+}
+
+static const vs_stream_ops async_ops = {.name = "async",
+                                        .write = async_write,
+                                        .finish = async_finish,
+                                        .close = async_close};
+
+int vs_stream_async_new(vs_stream **out, vs_stream *inner)
+{
+    *out = NULL;
+    async_writer *a = calloc(1, sizeof(*a));
+    if (!a)
+        return vs_error_oom();
+    if (pthread_mutex_init(&a->mu, NULL) != 0) {
+        free(a);
+        return vs_error_set(VS_ERROR, "failed to initialise a mutex");
+    }
+    if (pthread_cond_init(&a->cv, NULL) != 0) {
+        pthread_mutex_destroy(&a->mu);
+        free(a);
+        return vs_error_set(VS_ERROR, "failed to initialise a condition");
+    }
+    vs_stream__init(&a->base, &async_ops, inner, true);
+    *out = &a->base;
+    return 0;
+}
