@@ -4,7 +4,7 @@
  *
  *   save:  format -> [async stage -> codec writer] -> SHA-256 stage -> file
  *          (fsync) -> rename
- *   load:  file -> SHA-256 stage -> [codec reader] -> format
+ *   load:  file -> SHA-256 stage -> [codec reader -> read-ahead] -> format
  *
  * and reports the size and SHA-256 of the bytes as stored.  Files appear
  * atomically (fsutil); loads build a new store and hand it over only when
@@ -488,15 +488,19 @@ static int load_decoded(vs_store **out, vs_file_info *info, vs_stream *raw,
                         vs_codec_id codec, vs_format_id format,
                         uint64_t size_hint, const vs_load_options *opts)
 {
-    vs_stream *dec = NULL, *pre = NULL;
+    vs_stream *dec = NULL, *ahead = NULL, *pre = NULL;
     uint8_t *head = NULL;
     int error = 0;
     vs_stream *top = raw;
     if (codec != VS_CODEC_NONE) {
+        /* Decompression runs ahead on a thread of its own, overlapping the
+         * parsing and the building of the store. */
         error = vs_codec_reader_new(&dec, raw, codec, opts->max_bytes);
+        if (error == 0)
+            error = vs_stream_async_reader_new(&ahead, dec);
         if (error < 0)
             goto done;
-        top = dec;
+        top = ahead;
         size_hint = opts->max_bytes;
     }
     if (format == VS_FORMAT_AUTO) {
@@ -524,6 +528,7 @@ static int load_decoded(vs_store **out, vs_file_info *info, vs_stream *raw,
     error = dispatch(out, info, top, format, size_hint, opts);
 done:
     vs_stream_free(pre);
+    vs_stream_free(ahead);
     vs_stream_free(dec);
     free(head);
     return error;

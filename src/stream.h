@@ -127,6 +127,12 @@ int vs_stream_prefixed_new(vs_stream **out, const void *head, size_t n,
  * a codec below it use two cores.  Its finish waits until every byte reached
  * `inner` and reports the first error met there. */
 int vs_stream_async_new(vs_stream **out, vs_stream *inner) VS_WARN_UNUSED;
+/* A pass-through reader that reads `inner` ahead on a thread of its own
+ * (1 MiB blocks, at most 3 ahead), so a codec below it and a parser above
+ * it use two cores.  An error of `inner` is reported after the bytes read
+ * before it were delivered.  Freeing it stops the thread. */
+int vs_stream_async_reader_new(vs_stream **out,
+                               vs_stream *inner) VS_WARN_UNUSED;
 
 /* ---- SHA-256 stage (stream_hash.c) ---- */
 /* A pass-through filter (writer or reader, matching `inner`) hashing every

@@ -1,5 +1,9 @@
 /*
- * stream_async: a writer stage that moves the work of the stages below it
+ * stream_async: stages that move the work of the stages below them onto a
+ * thread of their own.  The writer is described here; the reader (read-ahead)
+ * at its definition below.
+ *
+ * The writer stage moves the work of the stages below it
  * (a codec, the file hash, the writes) onto a thread of its own, so that a
  * format encoding on the caller's thread and a codec compressing overlap on
  * two cores.
@@ -178,6 +182,152 @@ int vs_stream_async_new(vs_stream **out, vs_stream *inner)
         return vs_error_set(VS_ERROR, "failed to initialise a condition");
     }
     vs_stream__init(&a->base, &async_ops, inner, true);
+    *out = &a->base;
+    return 0;
+}
+
+/* ---- the reader: read-ahead on a thread ---- */
+
+typedef struct async_reader {
+    vs_stream base;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool started, stop, eof;
+    uint8_t *block[ASYNC_BLOCKS];
+    size_t fill[ASYNC_BLOCKS]; /* bytes read into each block */
+    size_t head;               /* block the caller reads from */
+    size_t pos;                /* caller's position in it */
+    size_t tail;               /* next block the thread fills */
+    size_t ready;              /* blocks filled, not yet consumed */
+    int error;
+    char errmsg[VS_STREAM_ERRMSG_MAX];
+} async_reader;
+
+static void *reader_main(void *arg)
+{
+    async_reader *a = arg;
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        while (a->ready == ASYNC_BLOCKS && !a->stop)
+            pthread_cond_wait(&a->cv, &a->mu);
+        if (a->stop)
+            break;
+        size_t i = a->tail;
+        pthread_mutex_unlock(&a->mu);
+        size_t got = 0;
+        int error = vs_stream_read(a->base.inner, a->block[i], ASYNC_BLOCK,
+                                   &got);
+        pthread_mutex_lock(&a->mu);
+        if (error < 0) {
+            a->error = error;
+            memcpy(a->errmsg, vs_error_last(), sizeof(a->errmsg) - 1);
+            a->errmsg[sizeof(a->errmsg) - 1] = '\0';
+        }
+        if (got > 0) {
+            a->fill[i] = got;
+            a->tail = (a->tail + 1) % ASYNC_BLOCKS;
+            a->ready++;
+        }
+        if (error < 0 || got < ASYNC_BLOCK)
+            a->eof = true;
+        pthread_cond_broadcast(&a->cv);
+        if (a->eof)
+            break;
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+static int reader_start(async_reader *a)
+{
+    if (a->started)
+        return 0;
+    for (size_t i = 0; i < ASYNC_BLOCKS; i++) {
+        a->block[i] = malloc(ASYNC_BLOCK);
+        if (!a->block[i])
+            return vs_error_oom();
+    }
+    if (pthread_create(&a->thread, NULL, reader_main, a) != 0)
+        return vs_error_set(VS_ERROR, "failed to start a reader thread");
+    a->started = true;
+    return 0;
+}
+
+/* Bytes are delivered in order; an error is reported once the bytes read
+ * before it were delivered. */
+static int async_read(vs_stream *s, void *data, size_t n, size_t *got)
+{
+    async_reader *a = (async_reader *)s;
+    int error = reader_start(a);
+    uint8_t *dst = data;
+    *got = 0;
+    pthread_mutex_lock(&a->mu);
+    while (error == 0 && n > 0) {
+        while (a->ready == 0 && !a->eof)
+            pthread_cond_wait(&a->cv, &a->mu);
+        if (a->ready == 0) {
+            if (a->error)
+                error = vs_error_set(a->error, "%s", a->errmsg);
+            break;
+        }
+        size_t i = a->head, take = a->fill[i] - a->pos;
+        if (take > n)
+            take = n;
+        /* The thread never touches a ready block: copy without the lock. */
+        pthread_mutex_unlock(&a->mu);
+        memcpy(dst, a->block[i] + a->pos, take);
+        pthread_mutex_lock(&a->mu);
+        dst += take;
+        n -= take;
+        *got += take;
+        a->pos += take;
+        if (a->pos == a->fill[i]) {
+            a->pos = 0;
+            a->head = (a->head + 1) % ASYNC_BLOCKS;
+            a->ready--;
+            pthread_cond_broadcast(&a->cv);
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    return error;
+}
+
+static void async_reader_close(vs_stream *s)
+{
+    async_reader *a = (async_reader *)s;
+    if (a->started) {
+        pthread_mutex_lock(&a->mu);
+        a->stop = true;
+        pthread_cond_broadcast(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+        pthread_join(a->thread, NULL);
+    }
+    for (size_t i = 0; i < ASYNC_BLOCKS; i++)
+        free(a->block[i]);
+    pthread_cond_destroy(&a->cv);
+    pthread_mutex_destroy(&a->mu);
+}
+
+static const vs_stream_ops async_reader_ops = {
+    .name = "async", .read = async_read, .close = async_reader_close};
+
+int vs_stream_async_reader_new(vs_stream **out, vs_stream *inner)
+{
+    *out = NULL;
+    async_reader *a = calloc(1, sizeof(*a));
+    if (!a)
+        return vs_error_oom();
+    if (pthread_mutex_init(&a->mu, NULL) != 0) {
+        free(a);
+        return vs_error_set(VS_ERROR, "failed to initialise a mutex");
+    }
+    if (pthread_cond_init(&a->cv, NULL) != 0) {
+        pthread_mutex_destroy(&a->mu);
+        free(a);
+        return vs_error_set(VS_ERROR, "failed to initialise a condition");
+    }
+    vs_stream__init(&a->base, &async_reader_ops, inner, false);
     *out = &a->base;
     return 0;
 }

@@ -959,6 +959,76 @@ START_TEST(test_async_free_without_finish_discards)
 }
 END_TEST
 
+START_TEST(test_async_reader_delivers_every_byte_in_order)
+{
+    static const size_t chunks[] = {1, 13, 4096, 1 << 20, (3 << 20) + 1};
+    size_t n = (3u << 20) + 777;
+    uint8_t *data = malloc(n), *back = malloc(n + 16);
+    ck_assert_ptr_nonnull(data);
+    ck_assert_ptr_nonnull(back);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (uint8_t)(i * 40503u >> 7);
+    for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
+        vs_stream *mem = NULL, *a = NULL;
+        ck_assert_int_eq(vs_stream_mem_reader_new(&mem, data, n), 0);
+        ck_assert_int_eq(vs_stream_async_reader_new(&a, mem), 0);
+        size_t total = 0, got;
+        do {
+            ck_assert_int_eq(vs_stream_read(a, back + total, chunks[k], &got),
+                             0);
+            total += got;
+        } while (got == chunks[k] && total < n + 1);
+        ck_assert_uint_eq(total, n);
+        ck_assert(memcmp(back, data, n) == 0);
+        vs_stream_free(a);
+        vs_stream_free(mem);
+    }
+    free(data);
+    free(back);
+}
+END_TEST
+
+START_TEST(test_async_reader_reports_error_after_the_good_bytes)
+{
+    size_t n = 4u << 20, limit = (2u << 20) + 100;
+    uint8_t *data = calloc(1, n), *back = malloc(n);
+    ck_assert_ptr_nonnull(data);
+    ck_assert_ptr_nonnull(back);
+    vs_stream *mem = NULL, *fail = NULL, *a = NULL;
+    ck_assert_int_eq(vs_stream_mem_reader_new(&mem, data, n), 0);
+    ck_assert_int_eq(vs_stream_failing_new(&fail, mem, false, limit), 0);
+    ck_assert_int_eq(vs_stream_async_reader_new(&a, fail), 0);
+    size_t got = 0;
+    /* the first 2 MiB arrive; the read that reaches the failure fails */
+    ck_assert_int_eq(vs_stream_read(a, back, 2u << 20, &got), 0);
+    ck_assert_uint_eq(got, 2u << 20);
+    ck_assert_int_eq(vs_stream_read(a, back, n, &got), VS_EIO);
+    ck_assert(strstr(vs_error_last(), "injected failure") != NULL);
+    vs_stream_free(a);
+    vs_stream_free(fail);
+    vs_stream_free(mem);
+    free(data);
+    free(back);
+}
+END_TEST
+
+START_TEST(test_async_reader_free_midway_stops_the_thread)
+{
+    size_t n = 8u << 20;
+    uint8_t *data = calloc(1, n), buf[100];
+    ck_assert_ptr_nonnull(data);
+    vs_stream *mem = NULL, *a = NULL;
+    ck_assert_int_eq(vs_stream_mem_reader_new(&mem, data, n), 0);
+    ck_assert_int_eq(vs_stream_async_reader_new(&a, mem), 0);
+    size_t got;
+    ck_assert_int_eq(vs_stream_read(a, buf, sizeof(buf), &got), 0);
+    ck_assert_uint_eq(got, sizeof(buf));
+    vs_stream_free(a); /* joins; nothing leaks (ASan) */
+    vs_stream_free(mem);
+    free(data);
+}
+END_TEST
+
 static Suite *stream_suite(void)
 {
     Suite *s = suite_create("stream");
@@ -998,6 +1068,9 @@ static Suite *stream_suite(void)
     tcase_add_test(tc, test_async_delivers_every_byte_in_order);
     tcase_add_test(tc, test_async_reports_the_inner_error);
     tcase_add_test(tc, test_async_free_without_finish_discards);
+    tcase_add_test(tc, test_async_reader_delivers_every_byte_in_order);
+    tcase_add_test(tc, test_async_reader_reports_error_after_the_good_bytes);
+    tcase_add_test(tc, test_async_reader_free_midway_stops_the_thread);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("atomic");
