@@ -89,45 +89,6 @@ static long hex4(uptr p)
     return v;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (lead byte >= 0x80), or 0. */
-static size_t utf8_seq(uptr p, uptr end)
-{
-    unsigned c = p[0];
-    size_t avail = (size_t)(end - p);
-    unsigned lo = 0x80, hi = 0xBF;
-
-    if (c < 0xC2)
-        return 0;
-    if (c < 0xE0) {
-        if (avail < 2 || (p[1] & 0xC0) != 0x80)
-            return 0;
-        return 2;
-    }
-    if (c < 0xF0) {
-        if (avail < 3)
-            return 0;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-        if (p[1] < lo || p[1] > hi || (p[2] & 0xC0) != 0x80)
-            return 0;
-        return 3;
-    }
-    if (c < 0xF5) {
-        if (avail < 4)
-            return 0;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-        if (p[1] < lo || p[1] > hi || (p[2] & 0xC0) != 0x80 ||
-            (p[3] & 0xC0) != 0x80)
-            return 0;
-        return 4;
-    }
-    return 0;
-}
 
 static int fail(uptr text, uptr p, const char *what)
 {
@@ -162,7 +123,7 @@ static inline int scan_string(uptr *pp, uptr end, const char **what)
             return 0;
         }
         if (c >= 0x80) {
-            size_t n = utf8_seq(p, end);
+            size_t n = vs_utf8_seq(p, (size_t)(end - p));
             if (!n) {
                 *what = "invalid UTF-8 in string";
                 goto bad;

@@ -17,6 +17,7 @@
  *   Iteration order is slot order, never hash order, so output stays
  *   deterministic.
  */
+#include "jsonv.h"
 #include "store_int.h"
 
 #include <pthread.h>
@@ -57,41 +58,6 @@ const char *vs_store__quote(char *buf, size_t size, const char *s, size_t len)
     return buf;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (lead byte >= 0x80), or 0. */
-static size_t utf8_seq(const unsigned char *p, size_t avail)
-{
-    unsigned c = p[0];
-    unsigned lo = 0x80, hi = 0xBF;
-
-    if (c < 0xC2)
-        return 0;
-    if (c < 0xE0)
-        return avail >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c < 0xF0) {
-        if (avail < 3)
-            return 0;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-        if (p[1] < lo || p[1] > hi || (p[2] & 0xC0) != 0x80)
-            return 0;
-        return 3;
-    }
-    if (c < 0xF5) {
-        if (avail < 4)
-            return 0;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-        if (p[1] < lo || p[1] > hi || (p[2] & 0xC0) != 0x80 ||
-            (p[3] & 0xC0) != 0x80)
-            return 0;
-        return 4;
-    }
-    return 0;
-}
 
 /* Describes what is wrong with an id into why[]; 0 when nothing is. */
 int vs_store__id_problem(char *why, size_t size, const char *id, size_t len)
@@ -122,7 +88,7 @@ int vs_store__id_problem(char *why, size_t size, const char *id, size_t len)
             i++;
             continue;
         }
-        size_t n = utf8_seq(p + i, len - i);
+        size_t n = vs_utf8_seq(p + i, len - i);
         if (!n) {
             snprintf(why, size, "id %s is not valid UTF-8 (byte %zu)",
                      vs_store__quote(q, sizeof(q), id, len), i);

@@ -40,6 +40,37 @@ typedef struct async_writer {
     char errmsg[VS_STREAM_ERRMSG_MAX];
 } async_writer;
 
+/* Shared by both stages: the blocks, and the lock and condition. */
+static int alloc_blocks(uint8_t *block[ASYNC_BLOCKS])
+{
+    for (size_t i = 0; i < ASYNC_BLOCKS; i++) {
+        block[i] = malloc(ASYNC_BLOCK);
+        if (!block[i])
+            return vs_error_oom();
+    }
+    return 0;
+}
+
+static int sync_init(pthread_mutex_t *mu, pthread_cond_t *cv)
+{
+    if (pthread_mutex_init(mu, NULL) != 0)
+        return vs_error_set(VS_ERROR, "failed to initialise a mutex");
+    if (pthread_cond_init(cv, NULL) != 0) {
+        pthread_mutex_destroy(mu);
+        return vs_error_set(VS_ERROR, "failed to initialise a condition");
+    }
+    return 0;
+}
+
+static void release(uint8_t *block[ASYNC_BLOCKS], pthread_mutex_t *mu,
+                    pthread_cond_t *cv)
+{
+    for (size_t i = 0; i < ASYNC_BLOCKS; i++)
+        free(block[i]);
+    pthread_cond_destroy(cv);
+    pthread_mutex_destroy(mu);
+}
+
 static void *async_main(void *arg)
 {
     async_writer *a = arg;
@@ -79,11 +110,9 @@ static int start(async_writer *a)
 {
     if (a->started)
         return 0;
-    for (size_t i = 0; i < ASYNC_BLOCKS; i++) {
-        a->block[i] = malloc(ASYNC_BLOCK);
-        if (!a->block[i])
-            return vs_error_oom();
-    }
+    int error = alloc_blocks(a->block);
+    if (error < 0)
+        return error;
     if (pthread_create(&a->thread, NULL, async_main, a) != 0)
         return vs_error_set(VS_ERROR, "failed to start a writer thread");
     a->started = true;
@@ -155,10 +184,7 @@ static void async_close(vs_stream *s)
         pthread_mutex_unlock(&a->mu);
         pthread_join(a->thread, NULL);
     }
-    for (size_t i = 0; i < ASYNC_BLOCKS; i++)
-        free(a->block[i]);
-    pthread_cond_destroy(&a->cv);
-    pthread_mutex_destroy(&a->mu);
+    release(a->block, &a->mu, &a->cv);
 }
 
 static const vs_stream_ops async_ops = {.name = "async",
@@ -172,14 +198,10 @@ int vs_stream_async_new(vs_stream **out, vs_stream *inner)
     async_writer *a = calloc(1, sizeof(*a));
     if (!a)
         return vs_error_oom();
-    if (pthread_mutex_init(&a->mu, NULL) != 0) {
+    int error = sync_init(&a->mu, &a->cv);
+    if (error < 0) {
         free(a);
-        return vs_error_set(VS_ERROR, "failed to initialise a mutex");
-    }
-    if (pthread_cond_init(&a->cv, NULL) != 0) {
-        pthread_mutex_destroy(&a->mu);
-        free(a);
-        return vs_error_set(VS_ERROR, "failed to initialise a condition");
+        return error;
     }
     vs_stream__init(&a->base, &async_ops, inner, true);
     *out = &a->base;
@@ -243,11 +265,9 @@ static int reader_start(async_reader *a)
 {
     if (a->started)
         return 0;
-    for (size_t i = 0; i < ASYNC_BLOCKS; i++) {
-        a->block[i] = malloc(ASYNC_BLOCK);
-        if (!a->block[i])
-            return vs_error_oom();
-    }
+    int error = alloc_blocks(a->block);
+    if (error < 0)
+        return error;
     if (pthread_create(&a->thread, NULL, reader_main, a) != 0)
         return vs_error_set(VS_ERROR, "failed to start a reader thread");
     a->started = true;
@@ -303,10 +323,7 @@ static void async_reader_close(vs_stream *s)
         pthread_mutex_unlock(&a->mu);
         pthread_join(a->thread, NULL);
     }
-    for (size_t i = 0; i < ASYNC_BLOCKS; i++)
-        free(a->block[i]);
-    pthread_cond_destroy(&a->cv);
-    pthread_mutex_destroy(&a->mu);
+    release(a->block, &a->mu, &a->cv);
 }
 
 static const vs_stream_ops async_reader_ops = {
@@ -318,14 +335,10 @@ int vs_stream_async_reader_new(vs_stream **out, vs_stream *inner)
     async_reader *a = calloc(1, sizeof(*a));
     if (!a)
         return vs_error_oom();
-    if (pthread_mutex_init(&a->mu, NULL) != 0) {
+    int error = sync_init(&a->mu, &a->cv);
+    if (error < 0) {
         free(a);
-        return vs_error_set(VS_ERROR, "failed to initialise a mutex");
-    }
-    if (pthread_cond_init(&a->cv, NULL) != 0) {
-        pthread_mutex_destroy(&a->mu);
-        free(a);
-        return vs_error_set(VS_ERROR, "failed to initialise a condition");
+        return error;
     }
     vs_stream__init(&a->base, &async_reader_ops, inner, false);
     *out = &a->base;
