@@ -18,6 +18,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,7 @@ typedef struct row {
 static bool g_clear_refs = true;
 static int g_failed_targets;
 static const char *g_own_dir; /* our mkdtemp directory, removed at exit */
+static const char *g_tmpdir;  /* work files (sqlite staging) go to --dir */
 
 /* ---- small utilities ---- */
 
@@ -413,6 +415,7 @@ static void save_once(const char *path, vs_store *st, vs_format_id f,
                       vs_codec_id c, int level, vs_file_info *info)
 {
     vs_save_options so = VS_SAVE_OPTIONS_INIT;
+    so.tmpdir = g_tmpdir;
     so.format = f;
     so.codec = c;
     so.level = level;
@@ -447,6 +450,7 @@ static void run_row(row *r, vs_store **stp, const config *cfg)
     store_digest(want, *stp);
     for (int i = 0; i < cfg->repeat; i++) {
         vs_load_options lo = VS_LOAD_OPTIONS_INIT;
+        lo.tmpdir = g_tmpdir;
         vs_store_free(*stp);
         *stp = NULL;
         if (cfg->cold)
@@ -660,6 +664,7 @@ static void run_scale(const config *cfg)
 {
     char *path = path_join(cfg->dir, "scale.vsnap");
     vs_load_options lo = VS_LOAD_OPTIONS_INIT;
+    lo.tmpdir = g_tmpdir;
     vs_file_info info;
     vs_store *st = NULL;
     row r = {.format = VS_FORMAT_BIN, .codec = VS_CODEC_NONE};
@@ -846,25 +851,60 @@ static void parse_args(config *cfg, int argc, char **argv)
         cfg->count = 2000000;
 }
 
-/* atexit: empty and remove the directory this run created (even after
- * die()), so a failed run leaves no hundreds of MB behind in /tmp. */
+/* Empty and remove the directory this run created, with async-signal-safe
+ * calls only, so that it serves both atexit (also after die()) and
+ * SIGINT/SIGTERM/SIGHUP: a failed or interrupted run leaves no hundreds of
+ * MB behind in /tmp. */
+static int g_own_fd = -1;
+
 static void remove_own_dir(void)
 {
-    DIR *d = g_own_dir ? opendir(g_own_dir) : NULL;
-    struct dirent *e;
-    if (!d)
+    static char buf[8192] __attribute__((aligned(8)));
+    if (g_own_fd < 0)
         return;
-    while ((e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char *p = path_join(g_own_dir, e->d_name);
-        unlink(p);
-        free(p);
+    for (int pass = 0; pass < 8; pass++) {
+        int removed = 0;
+        ssize_t n;
+        lseek(g_own_fd, 0, SEEK_SET);
+        while ((n = getdents64(g_own_fd, buf, sizeof(buf))) > 0) {
+            for (ssize_t off = 0; off < n;) {
+                struct dirent64 *e = (struct dirent64 *)(buf + off);
+                off += e->d_reclen;
+                if (strcmp(e->d_name, ".") != 0 &&
+                    strcmp(e->d_name, "..") != 0 &&
+                    unlinkat(g_own_fd, e->d_name, 0) == 0)
+                    removed++;
+            }
+        }
+        if (!removed)
+            break;
     }
-    closedir(d);
-    if (rmdir(g_own_dir) < 0)
-        fprintf(stderr, "bench_persist: cannot remove '%s': %s\n",
-                g_own_dir, strerror(errno));
+    close(g_own_fd);
+    g_own_fd = -1;
+    rmdir(g_own_dir);
+}
+
+static void on_signal(int sig)
+{
+    remove_own_dir();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void own_dir(const char *dir)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+    g_own_dir = dir;
+    g_own_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (g_own_fd < 0)
+        die("cannot open '%s': %s", dir, strerror(errno));
+    atexit(remove_own_dir);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
 }
 
 int main(int argc, char **argv)
@@ -878,13 +918,12 @@ int main(int argc, char **argv)
         if (!d)
             die("mkdtemp: %s", strerror(errno));
         cfg.dir = d;
-        if (!cfg.keep) {
-            g_own_dir = d;
-            atexit(remove_own_dir);
-        }
+        if (!cfg.keep)
+            own_dir(d);
     } else if (vs_fs_mkdirs(cfg.dir) < 0) {
         die("cannot create '%s'", cfg.dir);
     }
+    g_tmpdir = cfg.dir;
     if (vs_checksum_global_init() < 0)
         die("checksum init");
     printf("bench_persist: dir %s, repeat %d (best of), reads %s, MB = 2^20 "

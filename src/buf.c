@@ -17,7 +17,9 @@ int vs_buf_reserve(vs_buf *b, size_t n)
     size_t alloc = b->alloc ? b->alloc : 64;
     while (alloc < need)
         alloc = alloc > ((size_t)-1) / 2 ? need : alloc * 2;
-    if (alloc > b->max + 1)
+    /* Never more than the cap (+1 for the NUL); a cap of SIZE_MAX means
+     * none, and max + 1 would wrap to 0. */
+    if (b->max < (size_t)-1 && alloc > b->max + 1)
         alloc = b->max + 1;
     char *p = realloc(b->ptr, alloc);
     if (!p)

@@ -211,6 +211,23 @@ static const char *const invalid_values[] = {
     "\xc2\xa0{}",
 };
 
+
+/* A cap of SIZE_MAX (no cap) used to wrap the allocation size to 0: a
+ * heap overflow on the first put, a double free after the second. */
+START_TEST(test_buf_without_cap_grows)
+{
+    vs_buf b = VS_BUF_INIT((size_t)-1);
+    char chunk[1000];
+    memset(chunk, 'x', sizeof(chunk));
+    for (int i = 0; i < 100; i++)
+        ck_assert_int_eq(vs_buf_put(&b, chunk, sizeof(chunk)), 0);
+    ck_assert_uint_eq(b.len, 100000);
+    ck_assert_int_eq(b.ptr[99999], 'x');
+    ck_assert_int_eq(b.ptr[100000], '\0');
+    vs_buf_dispose(&b);
+}
+END_TEST
+
 START_TEST(test_jsonv_valid)
 {
     char out[256];
@@ -766,6 +783,7 @@ static Suite *util_suite(void)
     Suite *s = suite_create("util");
     TCase *tc = tcase_create("jsonv");
     tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_buf_without_cap_grows);
     tcase_add_test(tc, test_jsonv_valid);
     tcase_add_test(tc, test_jsonv_invalid);
     tcase_add_test(tc, test_jsonv_embedded_nul);
