@@ -15,7 +15,21 @@
 #include <string.h>
 #include <unistd.h>
 
-enum key_type { K_ADDR, K_PORT, K_PATH, K_THREADS, K_BYTES, K_LEVEL };
+enum key_type {
+    K_ADDR,
+    K_PORT,
+    K_PATH,
+    K_THREADS,
+    K_BYTES,
+    K_LEVEL,
+    K_TOKEN,  /* 16..127 printable bytes, no blanks */
+    K_FILE,   /* a path, or "" for none */
+    K_FORMAT, /* binary|json|sqlite */
+    K_CODEC,  /* none|gzip|brotli|zstd */
+    K_INT,    /* -1 .. 22: a compression level */
+    K_COUNT,  /* 0 .. 2^53 */
+    K_WORKERS /* 1 .. 16 */
+};
 
 typedef struct key_def {
     const char *name; /* file key; VECSNAP_<NAME>; --<name-with-dashes> */
@@ -26,7 +40,7 @@ typedef struct key_def {
 
 static const key_def keys[] = {
     {"listen", K_ADDR, offsetof(vs_config, listen),
-     "address to listen on, a loopback address (127.0.0.1)"},
+     "address to listen on; other than loopback needs a token (127.0.0.1)"},
     {"port", K_PORT, offsetof(vs_config, port),
      "TCP port, 0 for any free one (8080)"},
     {"data_dir", K_PATH, offsetof(vs_config, data_dir),
@@ -40,6 +54,27 @@ static const key_def keys[] = {
      "largest upload body after Content-Encoding (4G)"},
     {"log_level", K_LEVEL, offsetof(vs_config, log_level),
      "debug, info, notice, warn or error (info)"},
+    {"token_read", K_TOKEN, offsetof(vs_config, token_read),
+     "bearer token that may read, 16 to 127 printable characters (none)"},
+    {"token_admin", K_TOKEN, offsetof(vs_config, token_admin),
+     "bearer token that may read and change, 16 to 127 characters (none)"},
+    {"tls_cert", K_FILE, offsetof(vs_config, tls_cert),
+     "PEM certificate chain for HTTPS; needs tls_key (none)"},
+    {"tls_key", K_FILE, offsetof(vs_config, tls_key),
+     "PEM private key for HTTPS (none)"},
+    {"save_format", K_FORMAT, offsetof(vs_config, save_format),
+     "format of saves: binary, json or sqlite (binary)"},
+    {"save_compression", K_CODEC, offsetof(vs_config, save_codec),
+     "compression of saves: none, gzip, brotli or zstd (zstd)"},
+    {"save_level", K_INT, offsetof(vs_config, save_level),
+     "compression level of saves, -1 for the codec's default (-1)"},
+    {"autosave_interval_s", K_COUNT, offsetof(vs_config, autosave_interval_s),
+     "auto-save: seconds between saves, 0 for off (300)"},
+    {"autosave_after_changes", K_COUNT,
+     offsetof(vs_config, autosave_after_changes),
+     "auto-save: writes needed before a save, 0 for any (1)"},
+    {"job_workers", K_WORKERS, offsetof(vs_config, job_workers),
+     "threads running long jobs (snapshots, restores) (2)"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -53,6 +88,12 @@ static void set_defaults(vs_config *cfg)
     cfg->max_body_bytes = (uint64_t)1 << 30;
     cfg->max_decompressed_bytes = (uint64_t)4 << 30;
     cfg->log_level = VS_LOG_INFO;
+    cfg->save_format = VS_FORMAT_BIN;
+    cfg->save_codec = VS_CODEC_ZSTD;
+    cfg->save_level = -1;
+    cfg->autosave_interval_s = 300;
+    cfg->autosave_after_changes = 1;
+    cfg->job_workers = 2;
 }
 
 /* ---- values -------------------------------------------------------------- */
@@ -85,7 +126,9 @@ static int parse_uint(uint64_t *out, const char *v, uint64_t max, bool suffixes)
     return 0;
 }
 
-/* Loopback only: without a token, nothing beyond this host may connect. */
+/* An IPv4/IPv6 literal (or localhost) into out: 0 for a loopback address,
+ * -2 for another one (allowed only with a token, checked at the end), -1
+ * for something else. */
 static int check_addr(char *out, size_t size, const char *v)
 {
     unsigned char a[16];
@@ -93,17 +136,34 @@ static int check_addr(char *out, size_t size, const char *v)
         v = "127.0.0.1";
     if (inet_pton(AF_INET, v, a) == 1) {
         if (a[0] != 127)
-            return -2;
+            goto public;
     } else if (inet_pton(AF_INET6, v, a) == 1) {
         static const unsigned char lo[16] = {[15] = 1};
         if (memcmp(a, lo, 16) != 0)
-            return -2;
+            goto public;
     } else {
         return -1;
     }
     if (strlen(v) >= size)
         return -1;
     memcpy(out, v, strlen(v) + 1);
+    return 0;
+public:
+    if (strlen(v) >= size)
+        return -1;
+    memcpy(out, v, strlen(v) + 1);
+    return -2;
+}
+
+/* A token: 16..127 printable ASCII bytes without blanks. */
+static int check_token(const char *v)
+{
+    size_t n = strlen(v);
+    if (n < 16 || n > 127)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] <= ' ' || v[i] > '~')
+            return -1;
     return 0;
 }
 
@@ -116,12 +176,12 @@ static int set_key(vs_config *cfg, const key_def *k, const char *v,
     switch (k->type) {
     case K_ADDR:
         bad = check_addr(field, sizeof(cfg->listen), v);
-        if (bad == -2)
-            return vs_error_set(VS_EINVALID,
-                                "%s: listen address '%s' is not a loopback "
-                                "address; serving other hosts needs an auth "
-                                "token, which this version does not have yet",
-                                origin, v);
+        if (bad == -2) {
+            cfg->listen_public = true;
+            bad = 0;
+        } else if (!bad) {
+            cfg->listen_public = false;
+        }
         break;
     case K_PORT:
         bad = parse_uint(&n, v, 65535, false);
@@ -146,7 +206,59 @@ static int set_key(vs_config *cfg, const key_def *k, const char *v,
     case K_LEVEL:
         bad = vs_log_parse_level(field, v) < 0 ? -1 : 0;
         break;
+    case K_TOKEN:
+        bad = check_token(v);
+        if (!bad)
+            memcpy(field, v, strlen(v) + 1);
+        break;
+    case K_FILE:
+        bad = strlen(v) >= VS_CONFIG_PATH_MAX ? -1 : 0;
+        if (!bad)
+            memcpy(field, v, strlen(v) + 1);
+        break;
+    case K_FORMAT: {
+        vs_format_id f;
+        bad = vs_format_parse(&f, v) < 0 || f == VS_FORMAT_RUVECTOR ||
+                      f == VS_FORMAT_AUTO
+                  ? -1
+                  : 0;
+        if (!bad)
+            *(vs_format_id *)field = f;
+        break;
     }
+    case K_CODEC: {
+        vs_codec_id c;
+        bad = vs_codec_parse(&c, v) < 0 || c == VS_CODEC_AUTO ? -1 : 0;
+        if (!bad)
+            *(vs_codec_id *)field = c;
+        break;
+    }
+    case K_INT:
+        if (strcmp(v, "-1") == 0) {
+            *(int *)field = -1;
+            break;
+        }
+        bad = parse_uint(&n, v, 22, false);
+        if (!bad)
+            *(int *)field = (int)n;
+        break;
+    case K_COUNT:
+        bad = parse_uint(&n, v, (uint64_t)1 << 53, false);
+        if (!bad)
+            *(uint64_t *)field = n;
+        break;
+    case K_WORKERS:
+        bad = parse_uint(&n, v, 16, false) || n < 1 ? -1 : 0;
+        if (!bad)
+            *(unsigned *)field = (unsigned)n;
+        break;
+    }
+    vs_error_clear();
+    if (bad && k->type == K_TOKEN)
+        return vs_error_set(VS_EINVALID,
+                            "%s: bad value for %s (%s); the value is not "
+                            "shown",
+                            origin, k->name, k->help);
     if (bad)
         return vs_error_set(VS_EINVALID, "%s: bad value '%s' for %s (%s)",
                             origin, v, k->name, k->help);
@@ -344,6 +456,25 @@ int vs_config_parse(vs_config *cfg, vs_config_action *action, int argc,
         error = read_flags(cfg, argc, argv);
     if (error < 0)
         return error;
+    if (cfg->listen_public && !cfg->token_read[0] && !cfg->token_admin[0])
+        return vs_error_set(VS_EINVALID,
+                            "listen address '%s' is not a loopback address; "
+                            "serving other hosts needs an auth token "
+                            "(token_admin, VECSNAP_TOKEN_ADMIN)",
+                            cfg->listen);
+    if (!cfg->tls_cert[0] != !cfg->tls_key[0])
+        return vs_error_set(VS_EINVALID,
+                            "TLS needs both tls_cert and tls_key");
+    if (cfg->save_level >= 0) {
+        int level;
+        if (vs_codec_check_level(&level, cfg->save_codec, cfg->save_level) <
+            0)
+            return vs_error_set(VS_EINVALID,
+                                "save_level %d is out of range for "
+                                "save_compression %s",
+                                cfg->save_level,
+                                vs_codec_info_of(cfg->save_codec)->name);
+    }
     if (cfg->threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->threads = n < 1 ? 1 : n > 256 ? 256 : (unsigned)n;
@@ -369,9 +500,20 @@ const char *vs_config_usage(void)
            "  --max-body-bytes N           largest upload as sent (1G)\n"
            "  --max-decompressed-bytes N   largest upload decoded (4G)\n"
            "  --log-level LEVEL            debug|info|notice|warn|error\n"
+           "  --token-read TOKEN           bearer token that may read\n"
+           "  --token-admin TOKEN          bearer token that may change\n"
+           "  --tls-cert FILE --tls-key FILE   serve HTTPS\n"
+           "  --save-format F              binary|json|sqlite (binary)\n"
+           "  --save-compression C         none|gzip|brotli|zstd (zstd)\n"
+           "  --save-level N               -1: the codec's default\n"
+           "  --autosave-interval-s N      seconds, 0: off (300)\n"
+           "  --autosave-after-changes N   writes before a save (1)\n"
+           "  --job-workers N              threads for long jobs (2)\n"
            "  -h, --help                   this text\n"
            "  --version                    the version\n"
            "\n"
-           "Without an auth token (not supported yet) the server listens on\n"
-           "a loopback address only.  Stop it with SIGTERM or SIGINT.\n";
+           "Without a token the server listens on a loopback address only.\n"
+           "Tokens are better given in the environment or the file than as\n"
+           "flags (other users can see a process's flags).  SIGTERM or\n"
+           "SIGINT stops the server after a final save when auto-save is on.\n";
 }

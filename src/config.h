@@ -6,27 +6,45 @@
  * and by a command-line flag (--<key-with-dashes> VALUE or =VALUE).
  * etc/vecsnapd.conf documents every key.
  *
- * Security: no auth token exists yet, so the listen address must be a
- * loopback address; anything else is refused at parse time.
+ * Security: without a token (token_read / token_admin) the listen address
+ * must be a loopback address; anything else is refused at parse time.
+ * TLS needs both tls_cert and tls_key.
  */
 #ifndef VS_CONFIG_H
 #define VS_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "codec.h"
 #include "error.h"
+#include "fmt.h"
 #include "log.h"
 
 #define VS_CONFIG_PATH_MAX 4096
 
 typedef struct vs_config {
-    char listen[64]; /* IPv4/IPv6 loopback literal */
+    char listen[64];    /* IPv4/IPv6 literal */
+    bool listen_public; /* not a loopback address: needs a token */
     uint16_t port;   /* 0: any free port */
     char data_dir[VS_CONFIG_PATH_MAX];
     unsigned threads;                /* HTTP polling threads */
     uint64_t max_body_bytes;         /* upload bodies as sent */
     uint64_t max_decompressed_bytes; /* upload bodies decoded */
     vs_log_level log_level;
+    /* Bearer tokens ("" when unset); see http.h's vs_http_env. */
+    char token_read[128];
+    char token_admin[128];
+    /* TLS certificate (chain) and key, PEM files ("" for plain HTTP). */
+    char tls_cert[VS_CONFIG_PATH_MAX];
+    char tls_key[VS_CONFIG_PATH_MAX];
+    /* POST /v1/save, auto-save and the final save. */
+    vs_format_id save_format;
+    vs_codec_id save_codec;
+    int save_level; /* -1: the codec's default */
+    uint64_t autosave_interval_s; /* 0: off */
+    uint64_t autosave_after_changes;
+    unsigned job_workers;
     char config_file[VS_CONFIG_PATH_MAX]; /* "" when none was read */
 } vs_config;
 

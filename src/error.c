@@ -84,3 +84,15 @@ const char *vs_error_name(int code)
     default: return "error";
     }
 }
+
+int vs_error_code_of(const char *name)
+{
+    static const int codes[] = {VS_ENOMEM,   VS_EIO,      VS_ENOTFOUND,
+                                VS_EEXISTS,  VS_EINVALID, VS_ECORRUPT,
+                                VS_EVERSION, VS_ETOOBIG,  VS_EBUSY,
+                                VS_ECANCELLED, VS_EUPSTREAM};
+    for (size_t i = 0; name && i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (strcmp(name, vs_error_name(codes[i])) == 0)
+            return codes[i];
+    return VS_ERROR;
+}

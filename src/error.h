@@ -53,5 +53,7 @@ void vs_error_clear(void);
 
 /* A short stable name for a code: "invalid", "corrupt", "not_found", ... */
 const char *vs_error_name(int code);
+/* The code of such a name (VS_ERROR for an unknown one). */
+int vs_error_code_of(const char *name);
 
 #endif

@@ -81,6 +81,13 @@ typedef struct vs_http_env {
     vs_jobs *jobs;             /* may be NULL */
     uint64_t max_body;         /* cap on VS_ROUTE_UPLOAD bodies as sent */
     uint64_t max_decompressed; /* cap on them after Content-Encoding */
+    /* Bearer tokens ("" when unset).  With either set, every route but
+     * VS_ROUTE_PUBLIC ones needs one: GET/HEAD the read or the admin token,
+     * other methods the admin token (401 without a valid token, 403 with
+     * the read token).  Compared in constant time. */
+    char token_read[128];
+    char token_admin[128];
+    void *app; /* the application's own state (vecsnapd: its daemon) */
     _Atomic int state;
 } vs_http_env;
 
@@ -93,7 +100,8 @@ enum {
     VS_ROUTE_UPLOAD = 1u << 1,     /* body cap is env->max_body */
     VS_ROUTE_ENCODED = 1u << 2,    /* handles Content-Encoding itself */
     VS_ROUTE_ANY_TYPE = 1u << 3,   /* checks Content-Type itself */
-    VS_ROUTE_NEEDS_STORE = 1u << 4 /* 503 until the store is loaded */
+    VS_ROUTE_NEEDS_STORE = 1u << 4, /* 503 until the store is loaded */
+    VS_ROUTE_PUBLIC = 1u << 5       /* no token needed (probes, the page) */
 };
 
 typedef struct vs_route {
@@ -108,6 +116,12 @@ typedef struct vs_route {
 /* The slices (api_*.c). */
 extern const vs_route vs_api_health_routes[];
 extern const vs_route vs_api_collections_routes[];
+extern const vs_route vs_api_snapshot_routes[]; /* api_snapshots.c */
+extern const vs_route vs_api_snapjob_routes[];  /* api_snapjobs.c */
+extern const vs_route vs_api_transfer_routes[]; /* api_transfer.c */
+extern const vs_route vs_api_job_routes[];      /* api_jobs.c */
+extern const vs_route vs_api_autosave_routes[]; /* api_autosave.c */
+extern const vs_route vs_api_www_routes[];      /* api_www.c */
 
 /* ---- the server (http_server.c) ---------------------------------------- */
 
@@ -119,12 +133,17 @@ typedef struct vs_http_options {
     unsigned connection_timeout;   /* idle seconds before a connection ends */
     size_t memory_limit;           /* per-connection buffer pool, bytes */
     const vs_route *const *slices; /* NULL-terminated */
+    /* TLS: PEM text of the certificate (chain) and key; NULL: plain HTTP.
+     * Borrowed until vs_http_server_free. */
+    const char *tls_cert_pem;
+    const char *tls_key_pem;
 } vs_http_options;
 
 #define VS_HTTP_OPTIONS_VERSION 1
 #define VS_HTTP_OPTIONS_INIT                                                   \
     {                                                                          \
-        VS_HTTP_OPTIONS_VERSION, "127.0.0.1", 8080, 2, 60, 128 * 1024, NULL    \
+        VS_HTTP_OPTIONS_VERSION, "127.0.0.1", 8080, 2, 60, 128 * 1024, NULL,   \
+            NULL, NULL                                                         \
     }
 
 /* Start listening.  `env` is borrowed and must outlive the server.
@@ -232,6 +251,42 @@ int vs_reply_error_extra(vs_req *req, int code, json_t *extra);
 int vs_reply_error_status(vs_req *req, unsigned status, const char *code,
                           const char *fmt, ...) VS_FMT_PRINTF(4, 5);
 
+/* A file as the reply (sendfile where the kernel can): `len` bytes of `fd`
+ * from `offset`.  Takes `fd` whatever happens.  For downloads; Range
+ * handling is the caller's (it picks offset, len and the status). */
+int vs_reply_file(vs_req *req, unsigned status, int fd, uint64_t offset,
+                  uint64_t len, const char *content_type);
+
+/* ---- streamed replies (http_stream.c) ---------------------------------- */
+
+/* A reply whose body is produced as it is sent (chunked): `produce(out,
+ * payload)` runs on a thread of its own and writes the body to `out`, a
+ * writer stream.  A write blocks while the client is behind (a bounded
+ * ring, so memory stays flat however large the body) and fails with
+ * VS_ECANCELLED once the client has gone away or the server stops.  The
+ * status and headers go out with the first bytes, so decide every error
+ * before calling this.  If `produce` returns an error, the connection is
+ * cut without the final chunk: the client sees a truncated transfer, never
+ * a short body that looks complete.  `produce` must not touch the request
+ * (it may outlive it): everything it needs is in `payload`, which is freed
+ * with `free_payload` (may be NULL) when the thread ends.  The server waits
+ * for producers when it stops. */
+typedef int (*vs_produce_fn)(vs_stream *out, void *payload);
+int vs_reply_stream(vs_req *req, unsigned status, const char *content_type,
+                    vs_produce_fn produce, void *payload,
+                    void (*free_payload)(void *));
+/* For producers that wait for something other than the client (an SSE
+ * stream waiting for job events): block until vs_reply_stream_kick, the
+ * client going away or the server stopping (true: stop producing), or
+ * `timeout_ms` passing (false).  A kick that came before the wait is not
+ * lost. */
+bool vs_reply_stream_idle(vs_stream *out, unsigned timeout_ms);
+/* Wake a producer in vs_reply_stream_idle.  Safe from any thread and under
+ * other locks (it takes only the stream's own mutex). */
+void vs_reply_stream_kick(vs_stream *out);
+/* True once the client has gone away or the server stops. */
+bool vs_reply_stream_aborted(vs_stream *out);
+
 /* JSON text helpers for handlers that write replies straight into a vs_buf
  * (no tree): a string with its quotes and escapes, and a float32 in its
  * shortest exact form (non-finite values are written as null). */
@@ -269,6 +324,7 @@ int vs_http__decode(char *out, size_t cap, size_t *len, const char *s, size_t n,
 
 /* http_req.c, for http_server.c: the bodies of the MHD callbacks. */
 struct MHD_Connection;
+struct MHD_Response;
 int vs_req__access(vs_http_server *srv, struct MHD_Connection *conn,
                    const char *url, const char *method, const char *upload_data,
                    size_t *upload_data_size, void **con_cls);
@@ -280,6 +336,14 @@ struct MHD_Connection *vs_req__connection(const vs_req *req);
  * `content_type` may be NULL. */
 int vs_req__send(vs_req *req, unsigned status, void *body, size_t len,
                  void (*free_fn)(void *), const char *content_type);
+/* Queue a response MHD built (adds X-Request-Id, the headers given with
+ * vs_reply_header and the content type; destroys `resp` whatever happens). */
+int vs_req__queue(vs_req *req, unsigned status, struct MHD_Response *resp,
+                  const char *content_type);
+/* The request's streamed reply, if any, is told when the request ends. */
+typedef struct vs_reply_pipe vs_reply_pipe;
+void vs_req__set_reply_pipe(vs_req *req, vs_reply_pipe *p);
+void vs_reply_pipe__release(vs_reply_pipe *p); /* http_stream.c */
 
 /* http_server.c, for http_req.c. */
 vs_http_env *vs_http_server__env(const vs_http_server *srv);
@@ -288,6 +352,10 @@ const vs_router *vs_http_server__router(const vs_http_server *srv);
  * resume it if remembered.  Both under the server's suspension lock. */
 int vs_http_server__suspend(vs_http_server *srv, vs_req *req);
 void vs_http_server__resume(vs_http_server *srv, vs_req *req);
+/* Streamed replies: a producer thread started / ended (the server waits
+ * for the count to reach zero when it stops). */
+void vs_http_server__producer_add(vs_http_server *srv);
+void vs_http_server__producer_done(vs_http_server *srv);
 /* Record a finished request in the metrics. */
 void vs_http_server__observe(vs_http_server *srv, size_t route_index,
                              unsigned status, uint64_t ns);

@@ -9,10 +9,12 @@
  * 503) at error level with the request id, refusals at debug level.
  */
 #include <math.h>
+#include <microhttpd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "floatfmt.h"
 #include "http.h"
@@ -65,6 +67,20 @@ int vs_reply_text(vs_req *req, unsigned status, const char *text,
 int vs_reply_empty(vs_req *req, unsigned status)
 {
     return vs_req__send(req, status, NULL, 0, NULL, NULL);
+}
+
+int vs_reply_file(vs_req *req, unsigned status, int fd, uint64_t offset,
+                  uint64_t len, const char *content_type)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_fd_at_offset64(len, fd, offset);
+    if (!resp) {
+        close(fd);
+        vs_log(VS_LOG_ERROR, "req %s: cannot build a file reply",
+               vs_req_id(req));
+        return VS_ERROR;
+    }
+    return vs_req__queue(req, status, resp, content_type);
 }
 
 int vs_reply_json(vs_req *req, unsigned status, json_t *json)

@@ -33,6 +33,7 @@
 #include <strings.h>
 #include <sys/random.h>
 
+#include "checksum.h"
 #include "http.h"
 #include "log.h"
 
@@ -93,6 +94,7 @@ struct vs_req {
     void *state;
     void (*state_free)(void *);
     body_pipe *pipe;
+    vs_reply_pipe *reply_pipe; /* a streamed reply (http_stream.c) */
 };
 
 static _Atomic uint64_t next_serial;
@@ -280,6 +282,38 @@ int vs_reply_header(vs_req *req, const char *name, const char *value)
     return 0;
 }
 
+int vs_req__queue(vs_req *req, unsigned status, struct MHD_Response *resp,
+                  const char *content_type)
+{
+    if (req->replied) {
+        MHD_destroy_response(resp);
+        vs_log(VS_LOG_ERROR, "req %s: a second reply", req->id);
+        return VS_ERROR;
+    }
+    bool ok =
+        MHD_add_response_header(resp, "X-Request-Id", req->id) == MHD_YES &&
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+                                "no-store") == MHD_YES;
+    if (content_type)
+        ok = ok && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                           content_type) == MHD_YES;
+    for (size_t i = 0; ok && i < req->nheaders; i++) {
+        /* A handler's Cache-Control replaces the default no-store. */
+        if (strcasecmp(req->hnames[i], MHD_HTTP_HEADER_CACHE_CONTROL) == 0)
+            MHD_del_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+                                    "no-store");
+        ok = MHD_add_response_header(resp, req->hnames[i], req->hvalues[i]) ==
+             MHD_YES;
+    }
+    ok = ok && MHD_queue_response(req->conn, status, resp) == MHD_YES;
+    MHD_destroy_response(resp);
+    req->replied = true;
+    req->status = ok ? status : 0;
+    if (!ok)
+        vs_log(VS_LOG_ERROR, "req %s: cannot queue the reply", req->id);
+    return ok ? 0 : VS_ERROR;
+}
+
 int vs_req__send(vs_req *req, unsigned status, void *body, size_t len,
                  void (*free_fn)(void *), const char *content_type)
 {
@@ -298,23 +332,12 @@ int vs_req__send(vs_req *req, unsigned status, void *body, size_t len,
         vs_log(VS_LOG_ERROR, "req %s: cannot build a reply", req->id);
         return VS_ERROR;
     }
-    bool ok =
-        MHD_add_response_header(resp, "X-Request-Id", req->id) == MHD_YES &&
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-                                "no-store") == MHD_YES;
-    if (content_type)
-        ok = ok && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                           content_type) == MHD_YES;
-    for (size_t i = 0; ok && i < req->nheaders; i++)
-        ok = MHD_add_response_header(resp, req->hnames[i], req->hvalues[i]) ==
-             MHD_YES;
-    ok = ok && MHD_queue_response(req->conn, status, resp) == MHD_YES;
-    MHD_destroy_response(resp);
-    req->replied = true;
-    req->status = ok ? status : 0;
-    if (!ok)
-        vs_log(VS_LOG_ERROR, "req %s: cannot queue the reply", req->id);
-    return ok ? 0 : VS_ERROR;
+    return vs_req__queue(req, status, resp, content_type);
+}
+
+void vs_req__set_reply_pipe(vs_req *req, vs_reply_pipe *p)
+{
+    req->reply_pipe = p;
 }
 
 /* Remember an error for the final call (the first one wins). */
@@ -620,7 +643,59 @@ static int body_checks(vs_req *req)
     return 0;
 }
 
-/* The first call: route, readiness, body checks, `begin`. */
+/* One token against one configured token ("" never matches).  The
+ * digests are compared, in constant time, so neither the length nor the
+ * content of a token leaks through timing. */
+static bool token_is(const char *given, size_t n, const char *want)
+{
+    uint8_t a[VS_SHA256_LEN], b[VS_SHA256_LEN];
+    if (!want[0] || vs_sha256_buffer(a, given, n) < 0 ||
+        vs_sha256_buffer(b, want, strlen(want)) < 0)
+        return false;
+    return vs_sha256_equal(a, b);
+}
+
+/* Bearer tokens: see vs_http_env.  0, or a refusal. */
+static int authorize(vs_req *req)
+{
+    const vs_http_env *env = vs_req_env(req);
+    if ((!env->token_read[0] && !env->token_admin[0]) ||
+        (req->route->flags & VS_ROUTE_PUBLIC))
+        return 0;
+    const char *h = vs_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *tok = NULL;
+    if (h && strncasecmp(h, "Bearer ", 7) == 0) {
+        tok = h + 7;
+        while (*tok == ' ')
+            tok++;
+    }
+    size_t n = tok ? strlen(tok) : 0;
+    while (n > 0 && tok[n - 1] == ' ')
+        n--;
+    bool admin = n > 0 && token_is(tok, n, env->token_admin);
+    bool reader = !admin && n > 0 && token_is(tok, n, env->token_read);
+    if (!admin && !reader) {
+        if (vs_reply_header(req, "WWW-Authenticate",
+                            "Bearer realm=\"vecsnap\"") < 0)
+            return refuse(req, VS_ENOMEM, 0, NULL);
+        vs_error_set(VS_EINVALID, "%s",
+                     tok ? "the bearer token is not valid"
+                         : "a bearer token is required (Authorization: "
+                           "Bearer <token>)");
+        return refuse(req, 0, 401, "unauthorized");
+    }
+    bool reads = strcmp(req->method, "GET") == 0 ||
+                 strcmp(req->method, "HEAD") == 0;
+    if (!reads && !admin) {
+        vs_error_set(VS_EINVALID, "%s %s needs the admin token; this token "
+                                  "may only read",
+                     req->method, req->route->pattern);
+        return refuse(req, 0, 403, "forbidden");
+    }
+    return 0;
+}
+
+/* The first call: route, tokens, readiness, body checks, `begin`. */
 static int on_headers(vs_req *req)
 {
     uint64_t len;
@@ -639,6 +714,9 @@ static int on_headers(vs_req *req)
     if (error < 0)
         return refuse(req, error, 0, NULL);
     req->route = req->m.route;
+    error = authorize(req);
+    if (error < 0 || req->replied || req->failing)
+        return error;
     int state = atomic_load(&vs_req_env(req)->state);
     if ((req->route->flags & VS_ROUTE_NEEDS_STORE) && state != VS_HTTP_READY) {
         if (vs_reply_header(req, MHD_HTTP_HEADER_RETRY_AFTER, "1") < 0)
@@ -738,6 +816,8 @@ int vs_req__access(vs_http_server *srv, struct MHD_Connection *conn,
 
 void vs_req__completed(vs_req *req, int toe)
 {
+    if (req->reply_pipe)
+        vs_reply_pipe__release(req->reply_pipe);
     if (req->pipe) {
         pipe_stop(req->pipe);
         vs_stream_free(&req->pipe->base);

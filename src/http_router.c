@@ -66,6 +66,8 @@ static int check_pattern(const vs_route *rt)
     if (!rt->method[0] || !rt->handler || !p || p[0] != '/')
         return vs_error_set(VS_EINVALID, "bad route '%s %s'", rt->method,
                             p ? p : "(null)");
+    if (strcmp(p, "/") == 0) /* the root, for the web page */
+        return 0;
     size_t params = 0;
     while (*p == '/') {
         const char *seg = ++p;
@@ -137,6 +139,8 @@ static int match_path(vs_route_match *m, const char *pattern, const char *path)
 {
     const char *p = pattern, *u = path;
     m->nparams = 0;
+    if (strcmp(pattern, "/") == 0)
+        return strcmp(path, "/") == 0;
     while (*p == '/' && *u == '/') {
         const char *ps = ++p, *us = ++u;
         while (*p && *p != '/')

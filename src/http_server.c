@@ -57,6 +57,8 @@ struct vs_http_server {
     bool quiesced;
     vs_req **suspended;
     size_t nsuspended, asuspended;
+    size_t producers;      /* streamed replies still producing */
+    pthread_cond_t idle;   /* producers reached 0 */
 };
 
 uint64_t vs_http__now_ns(void)
@@ -171,6 +173,21 @@ void vs_http_server__resume(vs_http_server *srv, vs_req *req)
             break;
         }
     }
+    pthread_mutex_unlock(&srv->mu);
+}
+
+void vs_http_server__producer_add(vs_http_server *srv)
+{
+    pthread_mutex_lock(&srv->mu);
+    srv->producers++;
+    pthread_mutex_unlock(&srv->mu);
+}
+
+void vs_http_server__producer_done(vs_http_server *srv)
+{
+    pthread_mutex_lock(&srv->mu);
+    if (--srv->producers == 0)
+        pthread_cond_broadcast(&srv->idle);
     pthread_mutex_unlock(&srv->mu);
 }
 
@@ -345,6 +362,7 @@ int vs_http_server_start(vs_http_server **out, vs_http_env *env,
         return vs_error_oom();
     srv->env = env;
     pthread_mutex_init(&srv->mu, NULL);
+    pthread_cond_init(&srv->idle, NULL);
     error = vs_router__new(&srv->router, opts->slices);
     if (error < 0)
         goto done;
@@ -359,6 +377,19 @@ int vs_http_server_start(vs_http_server **out, vs_http_env *env,
         flags |= MHD_USE_IPv6;
     /* One thread is the internal polling thread itself: MHD warns when a
      * pool of one is asked for. */
+    struct MHD_OptionItem extra[4];
+    size_t ne = 0;
+    if (opts->threads > 1)
+        extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
+                                              (intptr_t)opts->threads, NULL};
+    if (opts->tls_cert_pem) {
+        flags |= MHD_USE_TLS;
+        extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
+                                              (void *)opts->tls_cert_pem};
+        extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
+                                              (void *)opts->tls_key_pem};
+    }
+    extra[ne] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER,
         mhd_log, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
@@ -366,8 +397,7 @@ int vs_http_server_start(vs_http_server **out, vs_http_env *env,
         (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
         opts->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         opts->memory_limit, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-        opts->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
-        opts->threads, MHD_OPTION_END);
+        MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     if (!srv->daemon) {
         error = vs_error_set(VS_EIO,
                              "cannot listen on %s port %u "
@@ -414,6 +444,13 @@ void vs_http_server_free(vs_http_server *srv)
         vs_http_server_quiesce(srv);
         MHD_stop_daemon(srv->daemon);
     }
+    /* Every request has ended, so every pipe is aborted: producers stop at
+     * their next write or idle wait. */
+    pthread_mutex_lock(&srv->mu);
+    while (srv->producers > 0)
+        pthread_cond_wait(&srv->idle, &srv->mu);
+    pthread_mutex_unlock(&srv->mu);
+    pthread_cond_destroy(&srv->idle);
     vs_router__free(srv->router);
     free(srv->stats);
     free(srv->suspended);

@@ -1,81 +1,8 @@
 #!/usr/bin/env bash
-# The HTTP API end to end: starts a real vecsnapd on 127.0.0.1 (port 0: the
-# kernel picks a free one, read back from the start-up log line) with a temp
-# data directory, drives it with curl, checks every status and body, stops it
-# with SIGTERM by its PID and checks a clean exit.  Also the configuration
-# sources (file < environment < flags) and misuse.  Prints a Check-style
-# summary line.
+# The HTTP API end to end (probes, configuration, collections, upserts,
+# search, limits, metrics); see lib.sh for how the server is driven.
 set -u
-VECSNAPD=${VECSNAPD:-src/vecsnapd}
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-checks=0 failures=0
-
-fail() { failures=$((failures + 1)); echo "FAIL: $*"; }
-same() { # same DESCRIPTION GOT WANT
-  checks=$((checks + 1))
-  [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
-}
-has() { # has DESCRIPTION HAYSTACK NEEDLE
-  checks=$((checks + 1))
-  case "$2" in *"$3"*) ;; *) fail "$1: '$3' not in '${2:0:300}'" ;; esac
-}
-
-# req METHOD PATH [curl args...]: sets $code, $body (and $tmp/headers).
-req() {
-  local m=$1 p=$2; shift 2
-  code=$(curl -s -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}' \
-    -X "$m" "$@" "$base$p")
-  body=$(cat "$tmp/body")
-}
-# expect DESCRIPTION CODE BODY METHOD PATH [curl args...]: exact status+body.
-expect() {
-  local d=$1 c=$2 b=$3; shift 3
-  req "$@"
-  same "$d (status)" "$code" "$c"
-  same "$d (body)" "$body" "$b"
-}
-# expect_err DESCRIPTION CODE ERRCODE MESSAGE-PART METHOD PATH [args...]
-expect_err() {
-  local d=$1 c=$2 e=$3 m=$4; shift 4
-  req "$@"
-  same "$d (status)" "$code" "$c"
-  has "$d (error code)" "$body" "{\"error\":{\"code\":\"$e\",\"message\":\""
-  has "$d (message)" "$body" "$m"
-}
-
-start() { # start [flags...]: runs vecsnapd, sets $pid and $base
-  : >"$tmp/log"
-  "$VECSNAPD" --port 0 --data-dir "$tmp/data" "$@" 2>"$tmp/log" &
-  pid=$!
-  local port=
-  for _ in $(seq 1 200); do
-    port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/log")
-    [ -n "$port" ] && grep -q ' ready$' "$tmp/log" && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  base=http://127.0.0.1:$port
-  checks=$((checks + 1))
-  [ -n "$port" ] || { fail "vecsnapd did not start"; cat "$tmp/log"; }
-}
-stop() { # SIGTERM by PID; the exit status must be 0 (sanitizers: no leaks)
-  kill -TERM "$pid"
-  wait "$pid"
-  local rc=$?
-  pid=
-  same "exit status after SIGTERM" "$rc" 0
-  [ "$rc" = 0 ] || tail -n 30 "$tmp/log"
-  has "shutdown is logged" "$(cat "$tmp/log")" "stopped"
-}
-
-J='Content-Type: application/json'
-N='Content-Type: application/x-ndjson'
+. "$(dirname "$0")/lib.sh"
 
 # ---- configuration and misuse ------------------------------------------------
 "$VECSNAPD" --help >"$tmp/out" 2>&1
@@ -318,6 +245,4 @@ expect_err "delete it again" 404 not_found "no collection 'docs'" \
   DELETE /v1/collections/docs
 stop
 
-pct=100; [ $checks -gt 0 ] && pct=$(( (checks - failures) * 100 / checks ))
-echo "$pct%: Checks: $checks, Failures: $failures, Errors: 0"
-[ $failures -eq 0 ]
+summary

@@ -9,10 +9,10 @@ layer_of() {
     store | store_*) echo 1 ;;
     stream | stream_* | codec | codec_* | shuffle) echo 2 ;;
     fmt | fmt_*) echo 3 ;;
-    snapshot | manifest | snapfork | wal) echo 4 ;;
+    snapshot | manifest | snapfork | snapfork_* | wal) echo 4 ;;
     s3) echo 5 ;;
-    job | job_* | progress) echo 6 ;;
-    http | http_* | api_*) echo 7 ;;
+    job | job_* | progress | ops | autosave) echo 6 ;;
+    http | http_* | api | api_* | www_assets) echo 7 ;;
     config | main | vecsnapd | vecsnap) echo 8 ;;
     *) echo 99 ;;
   esac

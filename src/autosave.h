@@ -1,0 +1,48 @@
+/*
+ * autosave: saves the live store on a schedule, the way Redis's `save S N`
+ * does: when at least `after_changes` writes happened since the state was
+ * last saved (vs_ops_unsaved) and `interval_s` seconds passed since the
+ * last save.  interval_s 0 turns it off; after_changes 0 means any change.
+ * Each save is a "save" job in the jobs table's store conflict class, so
+ * it never overlaps another save, a restore or an import: when the class
+ * is busy the save waits for the next tick.  A failed save is logged,
+ * remembered (last_error) and retried at the next interval.
+ *
+ * A thread of its own checks once a second (and at once after a change of
+ * settings).
+ */
+#ifndef VS_AUTOSAVE_H
+#define VS_AUTOSAVE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "job.h"
+#include "ops.h"
+
+#define VS_AUTOSAVE_INTERVAL_MAX (366ull * 24 * 3600)
+
+typedef struct vs_autosave vs_autosave;
+
+/* Start the thread.  `rq` (format, codec, level of each save; copied; its
+ * name and collections are ignored: a save is of the whole store, named
+ * "autosave").  `jobs` and `ops` are borrowed. */
+int vs_autosave_start(vs_autosave **out, vs_ops *ops, vs_jobs *jobs,
+                      const vs_ops_snapshot_req *rq, uint64_t interval_s,
+                      uint64_t after_changes) VS_WARN_UNUSED;
+/* Stop the thread (a save job already submitted runs on in the jobs
+ * table), free.  NULL is a no-op. */
+void vs_autosave_stop(vs_autosave *a);
+
+/* New settings; VS_EINVALID when interval_s exceeds
+ * VS_AUTOSAVE_INTERVAL_MAX. */
+int vs_autosave_set(vs_autosave *a, uint64_t interval_s,
+                    uint64_t after_changes) VS_WARN_UNUSED;
+/* interval_s > 0. */
+bool vs_autosave_enabled(vs_autosave *a);
+/* {"interval_s","after_changes","enabled","changes","last_save",
+ * "last_error","format","compression","saves"} (new reference). */
+json_t *vs_autosave_json(vs_autosave *a);
+
+#endif
