@@ -89,8 +89,8 @@ static int get_metrics(vs_req *req)
 }
 
 const vs_route vs_api_health_routes[] = {
-    {"GET", "/healthz", get_healthz, 0, 0, NULL},
-    {"GET", "/readyz", get_readyz, 0, 0, NULL},
+    {"GET", "/healthz", get_healthz, VS_ROUTE_PUBLIC, 0, NULL},
+    {"GET", "/readyz", get_readyz, VS_ROUTE_PUBLIC, 0, NULL},
     {"GET", "/metrics", get_metrics, 0, 0, NULL},
     {NULL, NULL, NULL, 0, 0, NULL},
 };

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The server as a whole: bearer tokens and roles, listening beyond loopback,
+# TLS, auto-save, the final save at SIGTERM and what a restart finds.  See
+# lib.sh for how the server is driven.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+ADMIN=admin-token-0123456789
+READ=read-token-0123456789
+A="Authorization: Bearer $ADMIN"
+R="Authorization: Bearer $READ"
+
+# ---- configuration ----------------------------------------------------------
+"$VECSNAPD" --listen 0.0.0.0 >"$tmp/out" 2>&1
+same "0.0.0.0 without a token is refused" $? 2
+has "the refusal names the token" "$(cat "$tmp/out")" "auth token"
+"$VECSNAPD" --token-admin short >"$tmp/out" 2>&1
+same "a short token is refused" $? 2
+lacks "the refusal does not print the token" "$(cat "$tmp/out")" "short'"
+"$VECSNAPD" --tls-cert /nonexistent >"$tmp/out" 2>&1
+same "a certificate without a key is refused" $? 2
+has "the refusal says both are needed" "$(cat "$tmp/out")" "both tls_cert and tls_key"
+"$VECSNAPD" --save-compression gzip --save-level 30 >"$tmp/out" 2>&1
+same "a level out of range is refused" $? 2
+
+# ---- tokens -----------------------------------------------------------------
+VECSNAP_TOKEN_ADMIN=$ADMIN VECSNAP_TOKEN_READ=$READ start --listen 0.0.0.0
+has "start-up says tokens are required" "$(cat "$tmp/log")" "bearer tokens required"
+lacks "the log never shows a token" "$(cat "$tmp/log")" "$ADMIN"
+expect "healthz needs no token" 200 '{"status":"ok"}' GET /healthz
+expect "readyz needs no token" 200 '{"status":"ready"}' GET /readyz
+expect_err "no token" 401 unauthorized "bearer token is required" \
+  GET /v1/collections
+same "401 asks for a bearer token" "$(header WWW-Authenticate)" 'Bearer realm="vecsnap"'
+expect_err "a wrong token" 401 unauthorized "not valid" GET /v1/collections \
+  -H "Authorization: Bearer nope-nope-nope-nope"
+expect_err "a token with another scheme" 401 unauthorized "required" \
+  GET /v1/collections -H "Authorization: Basic $ADMIN"
+expect_err "the read token cannot write" 403 forbidden "needs the admin token" \
+  PUT /v1/collections/c -H "$R" -H "$J" -d '{"dimension":2}'
+expect "the admin token writes" 201 \
+  '{"name":"c","dimension":2,"metric":"cosine","count":0}' \
+  PUT /v1/collections/c -H "$A" -H "$J" -d '{"dimension":2}'
+expect "the read token reads" 200 \
+  '{"collections":[{"name":"c","dimension":2,"metric":"cosine","count":0}]}' \
+  GET /v1/collections -H "$R"
+expect "the admin token reads" 200 \
+  '{"collections":[{"name":"c","dimension":2,"metric":"cosine","count":0}]}' \
+  GET /v1/collections -H "$A"
+req GET /metrics
+same "metrics need a token" "$code" 401
+req GET /metrics -H "$R"
+same "metrics with the read token" "$code" 200
+req GET / 
+same "the web page needs no token (it asks for one)" "$code" 200
+stop
+
+# ---- TLS ----------------------------------------------------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" \
+  -out "$tmp/cert.pem" -days 2 -subj "/CN=127.0.0.1" \
+  -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1
+same "a test certificate is made" $? 0
+SCHEME=https start --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem"
+has "start-up says https" "$(cat "$tmp/log")" "listening on https://"
+expect "healthz over TLS" 200 '{"status":"ok"}' GET /healthz \
+  --cacert "$tmp/cert.pem"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${base##*:}/healthz")
+same "plain HTTP is not served on the TLS port" "$code" 000
+stop
+
+# ---- auto-save ------------------------------------------------------------------
+rm -rf "$tmp/data"
+DATA_DIR=$tmp/data start --autosave-interval-s 0
+expect "auto-save off" 200 \
+  '{"interval_s":0,"after_changes":1,"enabled":false,"changes":0,"last_save":null,"last_error":null,"format":"binary","compression":"zstd","saves":0}' \
+  GET /v1/autosave
+expect "create" 201 '{"name":"v","dimension":2,"metric":"dot","count":0}' \
+  PUT /v1/collections/v -H "$J" -d '{"dimension":2,"metric":"dot"}'
+req PUT /v1/collections/v/vectors -H "$J" \
+  -d '{"vectors":[{"id":"a","vector":[1,2]},{"id":"b","vector":[3,4]}]}'
+same "upsert" "$code" 200
+req GET /v1/autosave
+has "two writes are unsaved" "$body" '"changes":2'
+expect_err "a negative interval" 400 invalid '\"interval_s\" must be an integer' \
+  PUT /v1/autosave -H "$J" -d '{"interval_s":-1}'
+expect_err "an unknown field" 400 invalid 'unknown field \"every\"' \
+  PUT /v1/autosave -H "$J" -d '{"every":3}'
+expect_err "a body that is not JSON" 400 invalid "line 1" \
+  PUT /v1/autosave -H "$J" -d '{'
+req PUT /v1/autosave -H "$J" -d '{"interval_s":1,"after_changes":2}'
+same "auto-save on" "$code" 200
+has "the new settings" "$body" '"interval_s":1,"after_changes":2,"enabled":true'
+saved=
+for _ in $(seq 1 100); do
+  req GET /v1/autosave
+  case "$body" in *'"saves":1'*) saved=1; break ;; esac
+  sleep 0.1
+done
+same "auto-save saved within seconds" "$saved" 1
+has "nothing is unsaved after it" "$body" '"changes":0'
+has "the time of the save is given" "$body" '"last_save":"20'
+[ -s "$tmp/data/CURRENT" ]
+same "the save became CURRENT" $? 0
+first=$(cat "$tmp/data/CURRENT")
+req PUT /v1/collections/v/vectors -H "$J" -d '{"vectors":[{"id":"c","vector":[5,6]}]}'
+sleep 1.5
+same "one change is below after_changes: no save" "$(cat "$tmp/data/CURRENT")" "$first"
+req GET /v1/jobs
+has "the save ran as a job" "$body" '"operation":"save"'
+
+# ---- the final save at SIGTERM, and the restart ---------------------------------
+req PUT /v1/autosave -H "$J" -d '{"interval_s":3600,"after_changes":1}'
+req PUT /v1/collections/v/vectors -H "$J" -d '{"vectors":[{"id":"d","vector":[7,8]}]}'
+stop
+has "SIGTERM saved the unsaved writes" "$(cat "$tmp/log")" "final save: snapshot"
+[ "$(cat "$tmp/data/CURRENT")" != "$first" ]
+same "the final save is CURRENT" $? 0
+DATA_DIR=$tmp/data start --autosave-interval-s 3600
+expect "a restart finds every write" 200 \
+  '{"collections":[{"name":"v","dimension":2,"metric":"dot","count":4}]}' \
+  GET /v1/collections
+expect "a record written last" 200 '{"id":"d","vector":[7,8],"metadata":{}}' \
+  GET /v1/collections/v/vectors/d
+req GET /v1/autosave
+has "a fresh start has nothing unsaved" "$body" '"changes":0'
+req GET /v1/jobs
+has "job records survive a restart" "$body" '"operation":"save"'
+stop
+lacks "nothing to save: no final save" "$(cat "$tmp/log")" "final save: snapshot"
+
+summary
