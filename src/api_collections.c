@@ -792,7 +792,7 @@ const vs_route vs_api_collections_routes[] = {
     {"GET", "/v1/collections/{c}/vectors/{id}", get_vector, STORE, 0, NULL},
     {"DELETE", "/v1/collections/{c}/vectors/{id}", delete_vector, STORE, 0,
      NULL},
-    {"POST", "/v1/collections/{c}/search", search, STORE | VS_ROUTE_BODY,
-     SEARCH_BODY_MAX, NULL},
+    {"POST", "/v1/collections/{c}/search", search,
+     STORE | VS_ROUTE_BODY | VS_ROUTE_READS, SEARCH_BODY_MAX, NULL},
     {NULL, NULL, NULL, 0, 0, NULL},
 };

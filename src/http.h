@@ -82,8 +82,8 @@ typedef struct vs_http_env {
     uint64_t max_body;         /* cap on VS_ROUTE_UPLOAD bodies as sent */
     uint64_t max_decompressed; /* cap on them after Content-Encoding */
     /* Bearer tokens ("" when unset).  With either set, every route but
-     * VS_ROUTE_PUBLIC ones needs one: GET/HEAD the read or the admin token,
-     * other methods the admin token (401 without a valid token, 403 with
+     * VS_ROUTE_PUBLIC ones needs one: GET/HEAD and VS_ROUTE_READS routes
+     * the read or the admin token, the others the admin token (401 without a valid token, 403 with
      * the read token).  Compared in constant time. */
     char token_read[128];
     char token_admin[128];
@@ -101,7 +101,9 @@ enum {
     VS_ROUTE_ENCODED = 1u << 2,    /* handles Content-Encoding itself */
     VS_ROUTE_ANY_TYPE = 1u << 3,   /* checks Content-Type itself */
     VS_ROUTE_NEEDS_STORE = 1u << 4, /* 503 until the store is loaded */
-    VS_ROUTE_PUBLIC = 1u << 5       /* no token needed (probes, the page) */
+    VS_ROUTE_PUBLIC = 1u << 5,      /* no token needed (probes, the page) */
+    VS_ROUTE_READS = 1u << 6        /* not GET, but only reads (search):
+                                       the read token suffices */
 };
 
 typedef struct vs_route {

@@ -685,7 +685,8 @@ static int authorize(vs_req *req)
         return refuse(req, 0, 401, "unauthorized");
     }
     bool reads = strcmp(req->method, "GET") == 0 ||
-                 strcmp(req->method, "HEAD") == 0;
+                 strcmp(req->method, "HEAD") == 0 ||
+                 (req->route->flags & VS_ROUTE_READS);
     if (!reads && !admin) {
         vs_error_set(VS_EINVALID, "%s %s needs the admin token; this token "
                                   "may only read",

@@ -2,10 +2,11 @@
 # (port 0: the kernel picks a free one, read back from the start-up log
 # line) with a temp data directory, drive it with curl, count checks, stop
 # it with SIGTERM by its PID.  Source it; set VECSNAPD first (default
-# src/vecsnapd).  When VS_API_LOG names a file, every request made with
-# req() is appended to it as one JSON line {"method","path","status",
-# "content_type","body"} so tests/api/check_spec.mjs can check each
-# response against api/openapi.yaml.
+# src/vecsnapd).  Every request made with req() is appended to VS_API_LOG
+# as one JSON line {"method","path","status","content_type","body"}, and
+# summary() checks each reply against api/openapi.yaml with
+# tests/api/check_spec.mjs (ajv; the npm packages in tests/api/node_modules
+# or VS_NODE_MODULES_API).
 VECSNAPD=${VECSNAPD:-src/vecsnapd}
 tmp=$(mktemp -d)
 pid=
@@ -30,18 +31,25 @@ lacks() { # lacks DESCRIPTION HAYSTACK NEEDLE
   case "$2" in *"$3"*) fail "$1: '$3' unexpectedly in '${2:0:300}'" ;; esac
 }
 
-# Appends one request to $VS_API_LOG (when set).
+# Every reply is checked against api/openapi.yaml at the end (summary):
+# the requests made with req() are logged here, one JSON line each.
+VS_API_LOG=${VS_API_LOG:-$tmp/api.jsonl}
+spec_modules=${VS_NODE_MODULES_API:-${SRCDIR:-.}/tests/api/node_modules}
+
+# Appends one request to $VS_API_LOG.  Bodies that are not text (downloads,
+# exports) are logged empty: the spec describes them by status and headers.
 log_req() { # log_req METHOD PATH
-  [ -n "${VS_API_LOG:-}" ] || return 0
-  local ct
+  local ct bodyfile=$tmp/body
   ct=$(tr -d '\r' <"$tmp/headers" | sed -n 's/^[Cc]ontent-[Tt]ype: //p' | tail -n 1)
-  node -e '
-    const fs = require("fs");
-    const [m, p, s, ct, f, log] = process.argv.slice(1);
-    const body = fs.readFileSync(f).toString("utf8");
-    fs.appendFileSync(log, JSON.stringify({method: m, path: p,
-      status: Number(s), content_type: ct, body}) + "\n");
-  ' "$1" "$2" "$code" "$ct" "$tmp/body" "$VS_API_LOG"
+  case "$ct" in
+    application/json* | text/* | application/problem+json*) ;;
+    *) bodyfile=/dev/null ;;
+  esac
+  jq -nc --arg m "$1" --arg p "$2" --argjson s "${code:-0}" --arg ct "$ct" \
+    --rawfile b "$bodyfile" \
+    '{method: $m, path: $p, status: $s, content_type: $ct, body: $b}' \
+    >>"$VS_API_LOG" 2>/dev/null ||
+    echo "{\"method\":\"$1\",\"path\":\"\",\"status\":$code,\"content_type\":\"$ct\",\"body\":\"(unloggable)\"}" >>"$VS_API_LOG"
 }
 
 # req METHOD PATH [curl args...]: sets $code, $body (and $tmp/headers).
@@ -101,7 +109,30 @@ stop() { # SIGTERM by PID; the exit status must be 0 (sanitizers: no leaks)
   [ "$rc" = 0 ] || tail -n 30 "$tmp/log"
   has "shutdown is logged" "$(cat "$tmp/log")" "stopped"
 }
+# Checks every logged reply against the spec's schemas and adds the
+# result to the counts.
+check_spec() {
+  [ -s "$VS_API_LOG" ] || return 0
+  if [ ! -d "$spec_modules/ajv" ]; then
+    fail "spec check: the npm packages are missing (npm ci --prefix tests/api)"
+    return
+  fi
+  local out c f
+  out=$(VS_NODE_MODULES_API=$spec_modules node "${SRCDIR:-.}/tests/api/check_spec.mjs" \
+    "${SRCDIR:-.}/api/openapi.yaml" "$VS_API_LOG" 2>&1)
+  echo "$out" | grep -E '^(FAIL|ERROR)' | head -n 40
+  c=$(echo "$out" | sed -n 's/.*Checks: \([0-9]*\), Failures: \([0-9]*\).*/\1/p' | tail -n 1)
+  f=$(echo "$out" | sed -n 's/.*Checks: \([0-9]*\), Failures: \([0-9]*\).*/\2/p' | tail -n 1)
+  if [ -z "$c" ]; then
+    fail "spec check did not run: ${out:0:300}"
+    return
+  fi
+  echo "replies checked against api/openapi.yaml: $c, failures: $f"
+  checks=$((checks + c))
+  failures=$((failures + f))
+}
 summary() { # the Check-style line; exit status 1 when anything failed
+  check_spec
   local pct=100
   [ $checks -gt 0 ] && pct=$(( (checks - failures) * 100 / checks ))
   echo "$pct%: Checks: $checks, Failures: $failures, Errors: 0"

@@ -47,6 +47,10 @@ expect "the read token reads" 200 \
 expect "the admin token reads" 200 \
   '{"collections":[{"name":"c","dimension":2,"metric":"cosine","count":0}]}' \
   GET /v1/collections -H "$A"
+req POST /v1/collections/c/search -H "$R" -H "$J" -d '{"vector":[1,0],"k":1}'
+same "the read token may search (a POST that only reads)" "$code" 200
+req POST /v1/snapshots -H "$R" -H "$J" -d '{}'
+same "the read token may not snapshot" "$code" 403
 req GET /metrics
 same "metrics need a token" "$code" 401
 req GET /metrics -H "$R"
