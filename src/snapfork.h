@@ -28,11 +28,28 @@
  * is untouched.  fork() failing is VS_ENOMEM (ENOMEM) or VS_EIO (EAGAIN and
  * others) with the reason; no child, no file.
  *
- * Invariants the child relies on (fork traps, see DESIGN.md):
- * - the child never takes the store lock: the parent held it across the
- *   fork, so in the child it stays locked by a thread that does not exist
- *   there.  The format save functions (fmt_*.c) iterate the store without
- *   locking, which is what makes this work; keep it that way.
+ * Watchdog: a child that deadlocks anyway, on a lock some library held at
+ * the fork (GCC 12's AddressSanitizer allocator is one such), is recognised
+ * in /proc: nothing reported for a second, then every one of its threads
+ * asleep in a futex wait for 3 s with none of them running even once in
+ * between (their context switches and CPU time unchanged) -- a state
+ * nothing can end.  Slowness never looks like that: a thread waiting in
+ * write() on a full pipe (a slow reader of a stream), in fsync, on a slow
+ * disk or in a sleep shows another wait, and one woken by a timed wait
+ * switches.  The child is killed: a file save forks again (3 deadlocked
+ * children in all), so does a stream whose child was not ready yet; a
+ * started stream ends and its finish reports VS_EIO "snapshot writer
+ * deadlocked ...".  The watchdog runs wherever the parent waits (save,
+ * create, stream, poll, finish).  Where /proc shows no wait channel, it
+ * never kills.
+ *
+ * Invariants the child relies on (fork traps, see docs/DESIGN.md):
+ * - the child never takes the store lock: the parent held it (for reading)
+ *   across the fork, so in the child it stays held by a thread that does
+ *   not exist there.  The format save functions (fmt_*.c) iterate the
+ *   store without locking, which is what makes this work; keep it that way.
+ *   The read lock is enough for a consistent image: every change to the
+ *   store happens under the write lock, and searches change nothing.
  * - nothing in the child may wait for a lock another parent thread could
  *   have held at the fork.  glibc's fork makes malloc and stdio safe; the
  *   SHA-256 digest is fetched before forking (vs_checksum_global_init), so
@@ -96,7 +113,9 @@ uint64_t vs_snapfork_seq(const vs_snapfork *h);
 pid_t vs_snapfork_pid(const vs_snapfork *h);
 /* Without blocking: take the progress the child reported so far.  *done
  * and *total (either may be NULL) get the latest figures.  Returns true
- * once the child's final report has arrived. */
+ * once the child has ended (its final report arrived, or it died).  Call
+ * it now and then while no data comes: it is also the watchdog that kills
+ * a deadlocked child (see above), which then ends the data with EOF. */
 bool vs_snapfork_poll(vs_snapfork *h, uint64_t *done, uint64_t *total);
 /* Wait for the child and collect its result: 0 and `info` (may be NULL;
  * bytes and SHA-256 of the stream as sent), or the child's error with its
@@ -122,6 +141,7 @@ typedef struct vs_snapfork_stats {
     uint64_t last_pause_usec; /* last time the store lock was held for it */
     uint64_t max_pause_usec;  /* the longest such pause */
     uint64_t retries;         /* forks repeated: sqlite was busy */
+    uint64_t stalls;          /* children killed as deadlocked */
 } vs_snapfork_stats;
 
 void vs_snapfork_stats_get(vs_snapfork_stats *out);
@@ -134,10 +154,13 @@ void vs_snapfork_stats_get(vs_snapfork_stats *out);
  *          memory);
  *   child: called in the child after its set-up with (0, total) and then at
  *          every progress report, e.g. to _exit(3) or raise(SIGSEGV) half
- *          way through a save. */
+ *          way through a save;
+ *   stall_ms: how long a frozen child is given before the watchdog kills
+ *          it (0: the default of a few seconds). */
 typedef struct vs_snapfork_test_hooks {
     pid_t (*fork)(void);
     void (*child)(uint64_t done, uint64_t total);
+    int stall_ms; /* the watchdog's patience (0: the default) */
 } vs_snapfork_test_hooks;
 
 extern vs_snapfork_test_hooks vs_snapfork__test_hooks;

@@ -4,8 +4,11 @@
  * replay of the writers' log), writers are not blocked, progress arrives,
  * cancellation and crashing or unforkable children leave nothing behind,
  * the streamed export carries the same content, the child keeps no
- * descriptor of the parent, and forking stays safe while other threads
- * hammer malloc, the store and sqlite.
+ * descriptor of the parent, a child deadlocked on a lock held at the fork
+ * is killed (before or after it is ready) while a slow one -- sleeping,
+ * waking from timed waits, blocked on a stream's paused reader -- is not,
+ * and forking stays safe while other threads hammer malloc, the store and
+ * sqlite.
  */
 #include <check.h>
 #include <errno.h>
@@ -901,6 +904,262 @@ START_TEST(a_busy_sqlite_lock_makes_the_parent_fork_again)
 }
 END_TEST
 
+/* ---- the watchdog ---- */
+
+static pthread_mutex_t held_at_fork = PTHREAD_MUTEX_INITIALIZER;
+
+/* In the child: take a mutex that some parent thread may have held at the
+ * fork, like a library lock would be. */
+static void lock_at_start(uint64_t done, uint64_t total)
+{
+    (void)total;
+    if (done == 0) {
+        pthread_mutex_lock(&held_at_fork);
+        pthread_mutex_unlock(&held_at_fork);
+    }
+}
+
+static void *hold_briefly_main(void *arg)
+{
+    pthread_mutex_lock(&held_at_fork);
+    atomic_store((atomic_bool *)arg, true);
+    usleep(300 * 1000);
+    pthread_mutex_unlock(&held_at_fork);
+    return NULL;
+}
+
+START_TEST(a_deadlocked_child_is_killed_and_forked_again)
+{
+    char *dir = vs_test_tmpdir_new();
+    char *path = vs_test_path(dir, "snap");
+    vs_store *st = vs_test_random_store("c", 2000, DIM, VS_METRIC_DOT, true, 3);
+    vs_snapfork_stats before, after;
+    vs_snapfork_stats_get(&before);
+    atomic_bool held = false;
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, hold_briefly_main, &held), 0);
+    while (!atomic_load(&held))
+        usleep(1000);
+    vs_snapfork__test_hooks.child = lock_at_start;
+    vs_snapfork__test_hooks.stall_ms = 200;
+    vs_file_info info;
+    int error = vs_snapfork_save(&info, st, path, NULL);
+    vs_snapfork__test_hooks.child = NULL;
+    vs_snapfork__test_hooks.stall_ms = 0;
+    pthread_join(t, NULL);
+    ck_assert_msg(error == 0, "%s", vs_error_last());
+    vs_snapfork_stats_get(&after);
+    ck_assert_uint_ge(after.stalls - before.stalls, 1);
+    vs_store *back = load(path);
+    assert_equal(st, back, true);
+    vs_store_free(back);
+    assert_only(dir, "snap");
+    assert_no_children();
+    vs_store_free(st);
+    free(path);
+    vs_test_tmpdir_free(dir);
+}
+END_TEST
+
+START_TEST(a_child_deadlocked_at_every_fork_is_an_error_not_a_hang)
+{
+    char *dir = vs_test_tmpdir_new();
+    char *path = vs_test_path(dir, "snap");
+    vs_store *st = vs_test_random_store("c", 2000, DIM, VS_METRIC_DOT, true, 3);
+    vs_snapfork_stats before, after;
+    vs_snapfork_stats_get(&before);
+    vs_snapfork__test_hooks.child = lock_at_start;
+    vs_snapfork__test_hooks.stall_ms = 200;
+    pthread_mutex_lock(&held_at_fork);
+    int error = vs_snapfork_save(NULL, st, path, NULL);
+    ck_assert_int_eq(error, VS_EIO);
+    ck_assert_msg(strstr(vs_error_last(), "deadlocked"), "%s", vs_error_last());
+    vs_snapfork_stats_get(&after);
+    ck_assert_uint_eq(after.stalls - before.stalls, 3);
+    assert_only(dir, NULL);
+    /* a stream: the reader sees the end, finish says why */
+    vs_snapfork *h = NULL;
+    ck_assert_int_eq(vs_snapfork_stream(&h, st, NULL), 0);
+    int64_t t0 = now_ns();
+    while (!vs_snapfork_poll(h, NULL, NULL) && now_ns() - t0 < 20000000000LL)
+        usleep(20 * 1000);
+    char c;
+    ck_assert_int_eq(read(vs_snapfork_fd(h), &c, 1), 0);
+    error = vs_snapfork_finish(NULL, h);
+    ck_assert_int_eq(error, VS_EIO);
+    ck_assert_msg(strstr(vs_error_last(), "deadlocked"), "%s", vs_error_last());
+    vs_snapfork_free(h);
+    pthread_mutex_unlock(&held_at_fork);
+    vs_snapfork__test_hooks.child = NULL;
+    vs_snapfork__test_hooks.stall_ms = 0;
+    assert_no_children();
+    vs_store_free(st);
+    free(path);
+    vs_test_tmpdir_free(dir);
+}
+END_TEST
+
+static void sleep_at_start(uint64_t done, uint64_t total)
+{
+    (void)total;
+    if (done == 0)
+        usleep(1200 * 1000); /* silent, but not frozen on a lock */
+}
+
+/* In the child: wait on a condition nobody signals, 20 ms at a time, for
+ * 1.2 s.  At every look the only thread sleeps in a futex wait and hardly
+ * any CPU time goes by, yet it wakes up and goes on: no deadlock. */
+static void wait_with_timeouts_at_start(uint64_t done, uint64_t total)
+{
+    (void)total;
+    if (done != 0)
+        return;
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+    int64_t end = now_ns() + 1200 * 1000000LL;
+    pthread_mutex_lock(&mu);
+    while (now_ns() < end) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&cv, &mu, &ts);
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+static void check_not_stalled(void (*hook)(uint64_t, uint64_t))
+{
+    char *dir = vs_test_tmpdir_new();
+    char *path = vs_test_path(dir, "snap");
+    vs_store *st = vs_test_random_store("c", 2000, DIM, VS_METRIC_DOT, true, 3);
+    vs_snapfork_stats before, after;
+    vs_snapfork_stats_get(&before);
+    vs_snapfork__test_hooks.child = hook;
+    vs_snapfork__test_hooks.stall_ms = 200;
+    int error = vs_snapfork_save(NULL, st, path, NULL);
+    vs_snapfork__test_hooks.child = NULL;
+    vs_snapfork__test_hooks.stall_ms = 0;
+    ck_assert_msg(error == 0, "%s", vs_error_last());
+    vs_snapfork_stats_get(&after);
+    ck_assert_uint_eq(after.stalls, before.stalls);
+    ck_assert_uint_eq(after.forks, before.forks + 1);
+    vs_store *back = load(path);
+    assert_equal(st, back, true);
+    vs_store_free(back);
+    vs_store_free(st);
+    free(path);
+    vs_test_tmpdir_free(dir);
+}
+
+START_TEST(a_slow_child_is_not_mistaken_for_a_deadlocked_one)
+{
+    check_not_stalled(sleep_at_start);
+    check_not_stalled(wait_with_timeouts_at_start);
+}
+END_TEST
+
+/* A reader that pauses for 8 times the watchdog's patience (polling, as a
+ * server would, while no data comes): the child waits in write() on its
+ * full data pipe -- with a codec, its other threads wait in futexes for
+ * that one -- which is no deadlock; then everything arrives. */
+static void check_paused_reader(vs_codec_id codec)
+{
+    vs_store *st =
+        vs_test_random_store("c", 100000, DIM, VS_METRIC_DOT, false, 4);
+    vs_snapfork_stats before, after;
+    vs_snapfork_stats_get(&before);
+    vs_snapfork__test_hooks.stall_ms = 200;
+    vs_save_options o = VS_SAVE_OPTIONS_INIT;
+    o.codec = codec;
+    vs_snapfork *h = NULL;
+    int error = vs_snapfork_stream(&h, st, &o);
+    ck_assert_msg(error == 0, "%s", vs_error_last());
+    int64_t t0 = now_ns();
+    while (now_ns() - t0 < 1600 * 1000000LL) {
+        ck_assert(!vs_snapfork_poll(h, NULL, NULL)); /* alive, blocked */
+        usleep(20 * 1000);
+    }
+    size_t n = 0;
+    uint8_t *bytes = read_all(vs_snapfork_fd(h), &n);
+    vs_file_info info;
+    error = vs_snapfork_finish(&info, h);
+    vs_snapfork__test_hooks.stall_ms = 0;
+    ck_assert_msg(error == 0, "%s", vs_error_last());
+    vs_snapfork_stats_get(&after);
+    ck_assert_uint_eq(after.stalls, before.stalls);
+    ck_assert_uint_eq(after.forks, before.forks + 1);
+    ck_assert_uint_eq(info.bytes, n);
+    ck_assert_uint_gt(n, 2 << 20); /* more than the pipe holds */
+    vs_stream *mem = NULL;
+    ck_assert_int_eq(vs_stream_mem_reader_new(&mem, bytes, n), 0);
+    vs_load_options lo = VS_LOAD_OPTIONS_INIT;
+    vs_store *back = NULL;
+    error = vs_fmt_load_stream(&back, NULL, mem, &lo);
+    ck_assert_msg(error == 0, "%s", vs_error_last());
+    assert_equal(st, back, true);
+    vs_store_free(back);
+    vs_stream_free(mem);
+    free(bytes);
+    vs_snapfork_free(h);
+    assert_no_children();
+    vs_store_free(st);
+}
+
+START_TEST(a_stream_whose_reader_pauses_is_not_mistaken_for_a_deadlock)
+{
+    check_paused_reader(VS_CODEC_NONE);
+    check_paused_reader(VS_CODEC_ZSTD);
+}
+END_TEST
+
+/* fork() replaced: the child deadlocks before it reports ready. */
+static pid_t fork_into_a_held_lock(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        pthread_mutex_lock(&held_at_fork);
+        pthread_mutex_unlock(&held_at_fork);
+    }
+    return pid;
+}
+
+START_TEST(a_child_deadlocked_before_it_is_ready_is_killed_too)
+{
+    char *dir = vs_test_tmpdir_new();
+    char *path = vs_test_path(dir, "snap");
+    vs_store *st = vs_test_random_store("c", 2000, DIM, VS_METRIC_DOT, true, 3);
+    vs_snapfork_stats before, after;
+    vs_snapfork_stats_get(&before);
+    vs_snapfork__test_hooks.fork = fork_into_a_held_lock;
+    vs_snapfork__test_hooks.stall_ms = 200;
+    pthread_mutex_lock(&held_at_fork);
+    int error = vs_snapfork_save(NULL, st, path, NULL);
+    ck_assert_int_eq(error, VS_EIO);
+    ck_assert_msg(strstr(vs_error_last(), "deadlocked"), "%s", vs_error_last());
+    vs_snapfork_stats_get(&after);
+    ck_assert_uint_eq(after.stalls - before.stalls, 3);
+    assert_only(dir, NULL);
+    vs_snapfork *h = NULL;
+    error = vs_snapfork_stream(&h, st, NULL);
+    ck_assert_int_eq(error, VS_EIO);
+    ck_assert_ptr_null(h);
+    ck_assert_msg(strstr(vs_error_last(), "deadlocked"), "%s", vs_error_last());
+    vs_snapfork_stats_get(&before);
+    ck_assert_uint_eq(before.stalls - after.stalls, 3);
+    pthread_mutex_unlock(&held_at_fork);
+    vs_snapfork__test_hooks.fork = NULL;
+    vs_snapfork__test_hooks.stall_ms = 0;
+    assert_no_children();
+    vs_store_free(st);
+    free(path);
+    vs_test_tmpdir_free(dir);
+}
+END_TEST
+
 /* ---- fork safety under load ---- */
 
 typedef struct hammer {
@@ -1028,12 +1287,15 @@ START_TEST(forks_are_safe_while_threads_hammer_malloc_store_and_sqlite)
         pthread_join(tq, NULL);
     writer_stop(&w, tw);
     fprintf(stderr,
-            "snapfork: %d forks under load, %llu sqlite retries, "
-            "%zu hammer rounds\n",
+            "snapfork: %d forks under load, %llu sqlite retries, %llu "
+            "deadlocked children, %zu hammer rounds\n",
             ROUNDS, (unsigned long long)(after.retries - before.retries),
+            (unsigned long long)(after.stalls - before.stalls),
             atomic_load(&hm.rounds));
-    ck_assert_uint_eq(
-        after.forks - before.forks - (after.retries - before.retries), ROUNDS);
+    ck_assert_uint_eq(after.forks - before.forks -
+                          (after.retries - before.retries) -
+                          (after.stalls - before.stalls),
+                      ROUNDS);
     ck_assert_uint_gt(atomic_load(&hm.rounds), 0);
     for (int i = 0; i < ROUNDS; i++) {
         vs_store *back = load(paths[i]);
@@ -1082,6 +1344,12 @@ static Suite *snapfork_suite(void)
     tcase_add_test(tc, the_child_keeps_no_descriptor_of_the_parent);
     tcase_add_test(tc, create_commits_a_snapshot_described_at_the_fork);
     tcase_add_test(tc, a_busy_sqlite_lock_makes_the_parent_fork_again);
+    tcase_add_test(tc, a_deadlocked_child_is_killed_and_forked_again);
+    tcase_add_test(tc, a_child_deadlocked_at_every_fork_is_an_error_not_a_hang);
+    tcase_add_test(tc, a_slow_child_is_not_mistaken_for_a_deadlocked_one);
+    tcase_add_test(tc,
+                   a_stream_whose_reader_pauses_is_not_mistaken_for_a_deadlock);
+    tcase_add_test(tc, a_child_deadlocked_before_it_is_ready_is_killed_too);
     tcase_add_test(tc,
                    forks_are_safe_while_threads_hammer_malloc_store_and_sqlite);
     suite_add_tcase(s, tc);
