@@ -396,7 +396,7 @@ int vs_http_server_start(vs_http_server **out, vs_http_env *env,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, srv, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
         opts->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        opts->memory_limit, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+        opts->memory_limit,
         MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     if (!srv->daemon) {
         error = vs_error_set(VS_EIO,

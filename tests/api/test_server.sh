@@ -55,8 +55,14 @@ req GET /metrics
 same "metrics need a token" "$code" 401
 req GET /metrics -H "$R"
 same "metrics with the read token" "$code" 200
-req GET / 
+req GET /
 same "the web page needs no token (it asks for one)" "$code" 200
+timeout 10 "$VECSNAPD" --port "${base##*:}" --data-dir "$tmp/other" \
+  >"$tmp/out" 2>&1
+same "a second server on the same port does not start" $? 1
+has "it says why" "$(cat "$tmp/out")" "cannot listen"
+timeout 10 "$VECSNAPD" --port 0 --data-dir "${DATA_DIR:-$tmp/data}" >"$tmp/out" 2>&1
+same "a second server on the same data directory does not start" $? 1
 stop
 
 # ---- TLS ----------------------------------------------------------------------
