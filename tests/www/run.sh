@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# The web page end to end: starts a real vecsnapd ($VECSNAPD) on 127.0.0.1
+# (port 0, read back from its start-up log line) with a temp data directory,
+# checks the static routes with curl (types, caching, ETag, 304, 404), then
+# runs test_www.mjs: Debian's Chromium driven by playwright-core clicks
+# through the page.  Then the same with bearer tokens configured (the page
+# without a token, with the read token, with the admin token).  Stops the
+# browser and the servers by their PIDs, checks clean exits and prints a
+# Check-style summary line.  Exits 77 (skipped) when node, curl or
+# /usr/bin/chromium is missing (apt-get install -y nodejs npm chromium).
+#
+# WWW_OUT=DIR keeps the screenshots (www-1280.png, www-390.png) and the
+# downloads there; else they go to the temp directory, removed at the end.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+VECSNAPD=${VECSNAPD:-src/vecsnapd}
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+ADMIN=www-admin-token-0123456789
+READ=www-read-token-0123456789
+tmp=$(mktemp -d)
+pid='' npid='' bpid=''
+stop_browser() {
+  [ -n "$npid" ] && kill "$npid" 2>/dev/null && wait "$npid" 2>/dev/null
+  npid=
+  [ -z "$bpid" ] && [ -s "$tmp/browser.pid" ] && bpid=$(cat "$tmp/browser.pid")
+  [ -n "$bpid" ] && kill "$bpid" 2>/dev/null
+  bpid=
+  rm -f "$tmp/browser.pid"
+}
+cleanup() {
+  stop_browser
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+checks=0 failures=0
+
+fail() { failures=$((failures + 1)); echo "FAIL: $*"; }
+same() { # same DESCRIPTION GOT WANT
+  checks=$((checks + 1))
+  [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
+}
+has() { # has DESCRIPTION HAYSTACK NEEDLE
+  checks=$((checks + 1))
+  case "$2" in *"$3"*) ;; *) fail "$1: '$3' not in '${2:0:300}'" ;; esac
+}
+summary() {
+  local pct=100
+  [ $checks -gt 0 ] && pct=$(( (checks - failures) * 100 / checks ))
+  echo "$pct%: Checks: $checks, Failures: $failures, Errors: 0"
+}
+skip() { echo "SKIP: $*"; summary; exit 77; }
+
+command -v node >/dev/null 2>&1 || skip "node is not installed"
+command -v curl >/dev/null 2>&1 || skip "curl is not installed"
+[ -x "$CHROMIUM" ] || skip "$CHROMIUM is not installed"
+
+# playwright-core: $VS_NODE_MODULES_WWW (./dev test installs it from the
+# lock file), else tests/www/node_modules, else a private install in $tmp
+# (the source tree may be read-only, as under distcheck).
+modules=${VS_NODE_MODULES_WWW:-$here/node_modules}
+if [ ! -f "$modules/playwright-core/package.json" ]; then
+  modules=$tmp/npm/node_modules
+  mkdir -p "$tmp/npm"
+  cp "$here/package.json" "$here/package-lock.json" "$tmp/npm/"
+  (cd "$tmp/npm" && npm ci --no-audit --no-fund --loglevel=error) \
+    >"$tmp/npm.log" 2>&1 ||
+    { cat "$tmp/npm.log"; skip "cannot install playwright-core (npm ci)"; }
+fi
+
+# req METHOD PATH [curl args...]: sets $code, $body and $tmp/headers.
+req() {
+  local m=$1 p=$2; shift 2
+  : >"$tmp/body" # curl leaves the file alone when there is no body
+  code=$(curl -s -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}' \
+    -X "$m" "$@" "$base$p")
+  body=$(cat "$tmp/body")
+}
+header() { # header NAME: its value in $tmp/headers ("" when absent)
+  sed -n "s/^$1: *//Ip" "$tmp/headers" | tr -d '\r' | head -n 1
+}
+
+start() { # start DATA-DIR [flags...]: runs vecsnapd, sets $pid and $base
+  local data=$1; shift
+  : >"$tmp/log"
+  "$VECSNAPD" --port 0 --data-dir "$data" "$@" 2>"$tmp/log" &
+  pid=$!
+  local port=
+  for _ in $(seq 1 200); do
+    port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/log")
+    [ -n "$port" ] && grep -q ' ready$' "$tmp/log" && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  base=http://127.0.0.1:$port
+  checks=$((checks + 1))
+  if [ -z "$port" ]; then
+    fail "vecsnapd did not start"; cat "$tmp/log"; summary; exit 1
+  fi
+}
+stop() { # SIGTERM by PID; the exit status must be 0 (sanitizers: no leaks)
+  kill -TERM "$pid"
+  wait "$pid"
+  local rc=$?
+  pid=
+  same "vecsnapd exit status after SIGTERM" "$rc" 0
+  [ "$rc" = 0 ] || tail -n 30 "$tmp/log"
+}
+browser() { # browser SCENARIO [VAR=value...]: runs test_www.mjs, adds its counts
+  local scenario=$1; shift
+  rm -f "$tmp/counts"
+  env "$@" SCENARIO="$scenario" BASE="$base" OUT="$out" COUNTS="$tmp/counts" \
+    BROWSER_PID_FILE="$tmp/browser.pid" CHROMIUM="$CHROMIUM" \
+    VS_NODE_MODULES_WWW="$modules" node "$here/test_www.mjs" &
+  npid=$!
+  wait "$npid"
+  local rc=$?
+  npid=
+  stop_browser
+  if [ -s "$tmp/counts" ]; then
+    local c f
+    read -r c f <"$tmp/counts"
+    checks=$((checks + c)) failures=$((failures + f))
+  else
+    checks=$((checks + 1)); fail "the browser test ($scenario) did not run (exit $rc)"
+  fi
+}
+
+out=${WWW_OUT:-$tmp/out}
+mkdir -p "$out"
+
+# ---- the static routes ------------------------------------------------------
+start "$tmp/data"
+req GET /
+same "GET / status" "$code" 200
+same "GET / type" "$(header Content-Type)" "text/html; charset=utf-8"
+same "GET / caching" "$(header Cache-Control)" "no-cache"
+has "GET / is the page" "$body" "<title>vecsnapd</title>"
+has "GET / has a policy" "$(header Content-Security-Policy)" "script-src 'self'"
+etag=$(header ETag)
+checks=$((checks + 1))
+case $etag in \"*\") ;; *) fail "GET / ETag is not a quoted tag: '$etag'" ;; esac
+req GET / -H "If-None-Match: $etag"
+same "GET / with its ETag" "$code" 304
+same "304 has no body" "$body" ""
+same "304 keeps the ETag" "$(header ETag)" "$etag"
+req GET / -H "If-None-Match: \"0000\", W/$etag"
+same "a weak tag in a list matches" "$code" 304
+req GET / -H 'If-None-Match: *'
+same "If-None-Match: * matches" "$code" 304
+req GET / -H 'If-None-Match: "0000000000000000"'
+same "another ETag gets the page" "$code" 200
+req GET /www/index.html
+same "/www/index.html is the page" "$(header ETag)" "$etag"
+req GET /www/app.js
+same "app.js status" "$code" 200
+same "app.js type" "$(header Content-Type)" "text/javascript; charset=utf-8"
+has "app.js is the script" "$body" "'use strict';"
+got=$(curl -s -I -o /dev/null -D "$tmp/headers" -w '%{http_code} %{size_download}' \
+  "$base/www/style.css")
+same "HEAD style.css: status, no body" "$got" "200 0"
+same "style.css type" "$(header Content-Type)" "text/css; charset=utf-8"
+same "HEAD gives the length" "$(header Content-Length)" \
+  "$(wc -c <"$here/../../www/style.css" | tr -d ' ')"
+req GET /www/missing.js
+same "unknown file status" "$code" 404
+has "unknown file error body" "$body" "{\"error\":{\"code\":\"not_found\""
+req POST /www/app.js
+same "POST a file" "$code" 405
+has "405 says what is allowed" "$(header Allow)" "GET"
+for f in index.html app.js style.css; do
+  req GET "/www/$f"
+  checks=$((checks + 1))
+  cmp -s "$tmp/body" "$here/../../www/$f" || fail "/www/$f differs from www/$f"
+done
+
+# ---- the browser, no token ------------------------------------------------------
+browser main DATA_DIR="$tmp/data"
+stop
+
+# ---- the browser, tokens configured ---------------------------------------------
+start "$tmp/data-auth" --token-admin "$ADMIN" --token-read "$READ"
+req GET /
+same "the page needs no token" "$code" 200
+req GET /www/app.js
+same "its files need no token" "$code" 200
+browser auth AUTH_ADMIN="$ADMIN" AUTH_READ="$READ"
+stop
+
+[ -n "${WWW_OUT:-}" ] && echo "screenshots: $out/www-1280.png $out/www-390.png"
+summary
+[ $failures -eq 0 ]
