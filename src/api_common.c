@@ -140,8 +140,11 @@ int vs_api_job(vs_req *req, const char *operation, const char *conflict,
     vs_job *job = NULL;
     error = vs_jobs_submit(&job, env->jobs, operation, conflict, fn, payload,
                            free_payload);
-    if (error < 0)
+    if (error < 0) { /* a refused job never owned the payload */
+        if (free_payload)
+            free_payload(payload);
         return error;
+    }
     vs_log(VS_LOG_INFO, "req %s: job %s (%s) submitted", vs_req_id(req),
            vs_job_id(job), operation);
     if (!wait) {

@@ -8,7 +8,7 @@
  */
 #include <stdio.h>
 
-#include "http.h"
+#include "api.h"
 
 #define PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -66,6 +66,18 @@ static int render_store(vs_buf *out, vs_store *st)
     return error;
 }
 
+static int render_jobs(vs_buf *out, vs_jobs *jobs)
+{
+    size_t counts[5];
+    vs_jobs_count(jobs, counts);
+    int error = vs_buf_printf(out, "# HELP vecsnap_jobs Jobs by state.\n"
+                                   "# TYPE vecsnap_jobs gauge\n");
+    for (int s = 0; !error && s < 5; s++)
+        error = vs_buf_printf(out, "vecsnap_jobs{state=\"%s\"} %zu\n",
+                              vs_job_state_name((vs_job_state)s), counts[s]);
+    return error;
+}
+
 static int get_metrics(vs_req *req)
 {
     vs_http_env *env = vs_req_env(req);
@@ -79,6 +91,11 @@ static int get_metrics(vs_req *req)
                               state == VS_HTTP_READY);
     if (!error && state == VS_HTTP_READY)
         error = render_store(&out, env->store);
+    vs_api_app *app = vs_api_app_of(req);
+    if (!error && state == VS_HTTP_READY && app && app->ops)
+        error = vs_ops_metrics_render(&out, app->ops);
+    if (!error && env->jobs)
+        error = render_jobs(&out, env->jobs);
     if (!error)
         error = vs_http_metrics_render(&out, vs_req_server(req));
     if (error < 0) {

@@ -132,6 +132,12 @@ int vs_ops_import(vs_ops_result *out, vs_ops *ops, vs_stream *in,
 int vs_ops_verify(vs_file_info *info, vs_ops *ops, const char *id,
                   vs_progress_fn progress, void *payload) VS_WARN_UNUSED;
 
+/* Delete catalog snapshot `id` unless it is CURRENT (VS_EBUSY), in one
+ * step against the snapshots and restores that move CURRENT, so that
+ * CURRENT never names a deleted snapshot.  VS_EINVALID, VS_ENOTFOUND,
+ * VS_EBUSY. */
+int vs_ops_delete(vs_ops *ops, const char *id) VS_WARN_UNUSED;
+
 /* Prometheus text of the figures above (vecsnap_snapshot_* ...). */
 int vs_ops_metrics_render(vs_buf *out, vs_ops *ops) VS_WARN_UNUSED;
 

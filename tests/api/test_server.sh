@@ -117,6 +117,12 @@ sleep 1.5
 same "one change is below after_changes: no save" "$(cat "$tmp/data/CURRENT")" "$first"
 req GET /v1/jobs
 has "the save ran as a job" "$body" '"operation":"save"'
+req GET /metrics
+has "metrics: a successful snapshot" "$body" 'vecsnap_snapshots_total{result="ok"} 1'
+has "metrics: jobs by state" "$body" 'vecsnap_jobs{state="done"} 1'
+has "metrics: unsaved writes" "$body" 'vecsnap_unsaved_changes 1'
+lacks "metrics: the time of the last save is set" "$body" 'vecsnap_last_save_timestamp_seconds 0.000'
+has "metrics: the snapshot's size" "$body" 'vecsnap_snapshot_last_bytes '
 
 # ---- the final save at SIGTERM, and the restart ---------------------------------
 req PUT /v1/autosave -H "$J" -d '{"interval_s":3600,"after_changes":1}'

@@ -1,0 +1,435 @@
+/*
+ * api_snapjobs: the snapshot routes that run as jobs: taking a snapshot
+ * (POST /v1/snapshots, POST /v1/save), restoring one (POST
+ * /v1/snapshots/{id}/restore, POST /v1/load) and verifying one (POST
+ * /v1/snapshots/{id}/verify).  Each handler parses and checks its whole
+ * body first -- unknown fields, bad values (400 naming the field), an
+ * unknown snapshot or collection (404) -- and only then submits a job
+ * (api.h: 202, or the result with ?wait=true).  The job functions call
+ * ops.h and turn what it did into the job's result:
+ *
+ *   snapshot, save   {"snapshot": manifest}
+ *   restore, load    {"restore": {"snapshot": id, "mode", "collections":
+ *                                 [{name, dimension, metric, count}],
+ *                                 "records", "seq"}}
+ *   verify           {"verify": {"snapshot": id, "ok": true, "bytes",
+ *                                "sha256", "records"}}
+ *
+ * A job's payload is self-contained (names copied out of the request): it
+ * runs on a worker thread and may outlive the request.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+
+/* ---- payloads ----------------------------------------------------------- */
+
+typedef struct names {
+    size_t n;
+    char (*v)[VS_NAME_MAX + 1];
+    const char **ptrs; /* into v, for ops.h */
+} names;
+
+static int names_copy(names *out, const char **v, size_t n)
+{
+    memset(out, 0, sizeof(*out));
+    if (n == 0)
+        return 0;
+    out->v = calloc(n, sizeof(*out->v));
+    out->ptrs = calloc(n, sizeof(*out->ptrs));
+    if (!out->v || !out->ptrs) {
+        free(out->v);
+        free(out->ptrs);
+        return vs_error_oom();
+    }
+    for (size_t i = 0; i < n; i++) {
+        snprintf(out->v[i], sizeof(out->v[i]), "%s", v[i]);
+        out->ptrs[i] = out->v[i];
+    }
+    out->n = n;
+    return 0;
+}
+
+static void names_dispose(names *x)
+{
+    free(x->v);
+    free(x->ptrs);
+    memset(x, 0, sizeof(*x));
+}
+
+typedef struct snap_job {
+    vs_ops *ops;
+    bool has_name;
+    char name[VS_SNAPSHOT_NAME_MAX + 1];
+    vs_format_id format;
+    vs_codec_id codec;
+    int level;
+    names cols;
+} snap_job;
+
+typedef struct restore_job {
+    vs_ops *ops;
+    char id[VS_SNAPSHOT_ID_LEN + 1];
+    vs_ops_mode mode;
+    names cols;
+} restore_job;
+
+typedef struct verify_job {
+    vs_ops *ops;
+    char id[VS_SNAPSHOT_ID_LEN + 1];
+} verify_job;
+
+static void snap_job_free(void *p)
+{
+    snap_job *j = p;
+    if (j)
+        names_dispose(&j->cols);
+    free(j);
+}
+
+static void restore_job_free(void *p)
+{
+    restore_job *j = p;
+    if (j)
+        names_dispose(&j->cols);
+    free(j);
+}
+
+/* ---- job functions ------------------------------------------------------ */
+
+static int run_snapshot(vs_job *job, void *payload)
+{
+    snap_job *p = payload;
+    vs_ops_snapshot_req rq = {p->has_name ? p->name : NULL,
+                              p->format,
+                              p->codec,
+                              p->level,
+                              p->cols.ptrs,
+                              p->cols.n};
+    vs_snapshot s;
+    int error = vs_ops_snapshot(&s, p->ops, &rq, vs_job_progress_cb, job);
+    if (error < 0)
+        return error;
+    json_t *m = vs_snapshot_to_json(&s);
+    vs_snapshot_dispose(&s);
+    json_t *result = m ? json_pack("{s:o}", "snapshot", m) : NULL;
+    if (!result)
+        return vs_error_oom();
+    vs_job_set_result(job, result);
+    return 0;
+}
+
+/* {"restore": {"snapshot": id, then vs_ops_result_json's fields}} */
+static json_t *restore_json(const char *id, const vs_ops_result *r)
+{
+    json_t *fields = vs_ops_result_json(r);
+    json_t *o = fields ? json_pack("{s:s}", "snapshot", id) : NULL;
+    if (o && json_object_update(o, fields) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    json_decref(fields);
+    return o ? json_pack("{s:o}", "restore", o) : NULL;
+}
+
+static int run_restore(vs_job *job, void *payload)
+{
+    restore_job *p = payload;
+    vs_ops_result r;
+    int error = vs_ops_restore(&r, p->ops, p->id, p->mode, p->cols.ptrs,
+                               p->cols.n, vs_job_progress_cb, job);
+    if (error < 0)
+        return error;
+    json_t *result = restore_json(p->id, &r);
+    vs_ops_result_dispose(&r);
+    if (!result)
+        return vs_error_oom();
+    vs_job_set_result(job, result);
+    return 0;
+}
+
+static int run_verify(vs_job *job, void *payload)
+{
+    verify_job *p = payload;
+    vs_file_info info;
+    int error = vs_ops_verify(&info, p->ops, p->id, vs_job_progress_cb, job);
+    if (error < 0)
+        return error;
+    char hex[VS_SHA256_HEX_LEN + 1];
+    vs_sha256_hex(hex, info.sha256);
+    json_t *result =
+        json_pack("{s:{s:s,s:b,s:I,s:s,s:I}}", "verify", "snapshot", p->id,
+                  "ok", 1, "bytes", (json_int_t)info.bytes, "sha256", hex,
+                  "records", (json_int_t)info.records);
+    if (!result)
+        return vs_error_oom();
+    vs_job_set_result(job, result);
+    return 0;
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+/* The snapshot the path names exists: its manifest into *s (dispose). */
+static int path_snapshot(vs_snapshot *s, vs_req *req)
+{
+    memset(s, 0, sizeof(*s));
+    vs_catalog *cat = vs_req_env(req)->catalog;
+    const char *id = vs_req_param(req, "id", NULL);
+    if (!cat)
+        return vs_error_set(VS_EIO, "no data directory is configured");
+    if (!id)
+        return vs_error_set(VS_EINVALID, "no snapshot id");
+    int error = vs_snapshot_check_id(id);
+    if (error < 0)
+        return error;
+    return vs_catalog_get(s, cat, id);
+}
+
+/* Every requested collection is in the manifest. */
+static int in_manifest(const vs_snapshot *s, const char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < s->ncollections && strcmp(s->collections[k].name, v[i]))
+            k++;
+        if (k == s->ncollections)
+            return vs_error_set(VS_ENOTFOUND,
+                                "snapshot %s has no collection '%s'", s->id,
+                                v[i]);
+    }
+    return 0;
+}
+
+/* Every requested collection is in the live store now. */
+static int in_store(vs_req *req, const char **v, size_t n)
+{
+    vs_store *st = vs_req_env(req)->store;
+    int error = 0;
+    vs_store_rdlock(st);
+    for (size_t i = 0; !error && i < n; i++)
+        if (!vs_store_find(st, v[i]))
+            error = vs_error_set(VS_ENOTFOUND, "no collection '%s'", v[i]);
+    vs_store_unlock(st);
+    return error;
+}
+
+/* The body of POST /v1/snapshots and /v1/save into a payload. */
+static int parse_snapshot(snap_job *p, vs_req *req)
+{
+    static const char *const keys[] = {"name", "format", "compression", "level",
+                                       "collections"};
+    vs_api_app *app = vs_api_app_of(req);
+    json_t *obj = NULL;
+    const char *name = NULL, *fmt = NULL, *comp = NULL, **cols = NULL;
+    size_t ncols = 0;
+    p->ops = app->ops;
+    p->format = app->save_format;
+    p->codec = app->save_codec;
+    p->level = app->save_level;
+    int error = vs_api_body_object(&obj, req);
+    if (!error)
+        error = vs_api_check_keys(obj, keys, sizeof(keys) / sizeof(keys[0]));
+    if (!error)
+        error = vs_api_opt_string(&name, obj, "name");
+    if (!error && name && vs_snapshot_check_name(name) < 0) {
+        char why[200];
+        snprintf(why, sizeof(why), "%s", vs_error_last());
+        error = vs_error_set(VS_EINVALID, "\"name\": %s", why);
+    }
+    if (!error)
+        error = vs_api_opt_string(&fmt, obj, "format");
+    if (!error && fmt)
+        error = vs_api_format(&p->format, fmt);
+    if (!error)
+        error = vs_api_opt_string(&comp, obj, "compression");
+    if (!error && comp) {
+        error = vs_api_codec(&p->codec, comp);
+        p->level = -1; /* the configured level is for the configured codec */
+    }
+    json_t *level = json_object_get(obj, "level");
+    if (!error && level && !json_is_null(level))
+        error = vs_api_level(&p->level, p->codec, level);
+    if (!error)
+        error = vs_api_collections(&cols, &ncols, obj, "collections");
+    if (!error)
+        error = in_store(req, cols, ncols);
+    if (!error)
+        error = names_copy(&p->cols, cols, ncols);
+    if (!error && name) {
+        p->has_name = true;
+        snprintf(p->name, sizeof(p->name), "%s", name);
+    }
+    free(cols);
+    json_decref(obj);
+    return error;
+}
+
+/* ---- handlers ----------------------------------------------------------- */
+
+static int take_snapshot(vs_req *req, const char *operation)
+{
+    int rc;
+    if (vs_api_job_resumed(req, &rc))
+        return rc;
+    snap_job *p = calloc(1, sizeof(*p));
+    if (!p)
+        return vs_error_oom();
+    int error = parse_snapshot(p, req);
+    if (error < 0) {
+        snap_job_free(p);
+        return error;
+    }
+    return vs_api_job(req, operation, VS_API_CONFLICT_STORE, run_snapshot, p,
+                      snap_job_free, 201);
+}
+
+static int post_snapshots(vs_req *req)
+{
+    return take_snapshot(req, "snapshot");
+}
+
+static int post_save(vs_req *req)
+{
+    return take_snapshot(req, "save");
+}
+
+static int post_restore(vs_req *req)
+{
+    static const char *const keys[] = {"mode", "collections"};
+    int rc;
+    if (vs_api_job_resumed(req, &rc))
+        return rc;
+    json_t *obj = NULL;
+    const char *mode = NULL, **cols = NULL;
+    size_t ncols = 0;
+    vs_snapshot s;
+    restore_job *p = calloc(1, sizeof(*p));
+    if (!p)
+        return vs_error_oom();
+    p->ops = vs_api_app_of(req)->ops;
+    p->mode = VS_OPS_REPLACE;
+    int error = path_snapshot(&s, req);
+    if (!error)
+        error = vs_api_body_object(&obj, req);
+    if (!error)
+        error = vs_api_check_keys(obj, keys, sizeof(keys) / sizeof(keys[0]));
+    if (!error)
+        error = vs_api_opt_string(&mode, obj, "mode");
+    if (!error && mode) {
+        if (strcmp(mode, "merge") == 0)
+            p->mode = VS_OPS_MERGE;
+        else if (strcmp(mode, "replace") != 0)
+            error = vs_error_set(VS_EINVALID,
+                                 "\"mode\" must be replace or merge, not "
+                                 "'%.64s'",
+                                 mode);
+    }
+    if (!error)
+        error = vs_api_collections(&cols, &ncols, obj, "collections");
+    if (!error)
+        error = in_manifest(&s, cols, ncols);
+    if (!error)
+        error = names_copy(&p->cols, cols, ncols);
+    if (!error)
+        memcpy(p->id, s.id, sizeof(p->id));
+    free(cols);
+    json_decref(obj);
+    vs_snapshot_dispose(&s);
+    if (error < 0) {
+        restore_job_free(p);
+        return error;
+    }
+    return vs_api_job(req, "restore", VS_API_CONFLICT_STORE, run_restore, p,
+                      restore_job_free, 200);
+}
+
+static int post_load(vs_req *req)
+{
+    static const char *const keys[] = {"snapshot"};
+    int rc;
+    if (vs_api_job_resumed(req, &rc))
+        return rc;
+    vs_catalog *cat = vs_req_env(req)->catalog;
+    if (!cat)
+        return vs_error_set(VS_EIO, "no data directory is configured");
+    json_t *obj = NULL;
+    const char *id = NULL;
+    char cur[VS_SNAPSHOT_ID_LEN + 1];
+    vs_snapshot s;
+    memset(&s, 0, sizeof(s));
+    int error = vs_api_body_object(&obj, req);
+    if (!error)
+        error = vs_api_check_keys(obj, keys, sizeof(keys) / sizeof(keys[0]));
+    if (!error)
+        error = vs_api_opt_string(&id, obj, "snapshot");
+    if (!error && id && vs_snapshot_check_id(id) < 0) {
+        char why[200];
+        snprintf(why, sizeof(why), "%s", vs_error_last());
+        error = vs_error_set(VS_EINVALID, "\"snapshot\": %s", why);
+    }
+    if (!error && !id) {
+        error = vs_catalog_current(cur, cat);
+        if (error == VS_ENOTFOUND)
+            error = vs_error_set(VS_ENOTFOUND,
+                                 "no CURRENT snapshot to load; name one "
+                                 "with \"snapshot\"");
+        id = cur;
+    }
+    if (!error)
+        error = vs_catalog_get(&s, cat, id);
+    restore_job *p = error ? NULL : calloc(1, sizeof(*p));
+    if (!error && !p)
+        error = vs_error_oom();
+    if (!error) {
+        p->ops = vs_api_app_of(req)->ops;
+        p->mode = VS_OPS_REPLACE;
+        memcpy(p->id, s.id, sizeof(p->id));
+    }
+    vs_snapshot_dispose(&s);
+    json_decref(obj);
+    if (error < 0)
+        return error;
+    return vs_api_job(req, "load", VS_API_CONFLICT_STORE, run_restore, p,
+                      restore_job_free, 200);
+}
+
+static int post_verify(vs_req *req)
+{
+    int rc;
+    if (vs_api_job_resumed(req, &rc))
+        return rc;
+    json_t *obj = NULL;
+    vs_snapshot s;
+    int error = path_snapshot(&s, req);
+    if (!error)
+        error = vs_api_body_object(&obj, req);
+    if (!error)
+        error = vs_api_check_keys(obj, NULL, 0);
+    json_decref(obj);
+    verify_job *p = error ? NULL : calloc(1, sizeof(*p));
+    if (!error && !p)
+        error = vs_error_oom();
+    if (!error) {
+        p->ops = vs_api_app_of(req)->ops;
+        memcpy(p->id, s.id, sizeof(p->id));
+    }
+    vs_snapshot_dispose(&s);
+    if (error < 0)
+        return error;
+    return vs_api_job(req, "verify", NULL, run_verify, p, free, 200);
+}
+
+/* ---- routes ------------------------------------------------------------- */
+
+#define JOB_STORE (VS_ROUTE_BODY | VS_ROUTE_NEEDS_STORE)
+
+const vs_route vs_api_snapjob_routes[] = {
+    {"POST", "/v1/snapshots", post_snapshots, JOB_STORE, 0, NULL},
+    {"POST", "/v1/save", post_save, JOB_STORE, 0, NULL},
+    {"POST", "/v1/load", post_load, JOB_STORE, 0, NULL},
+    {"POST", "/v1/snapshots/{id}/restore", post_restore, JOB_STORE, 0, NULL},
+    {"POST", "/v1/snapshots/{id}/verify", post_verify, JOB_STORE, 0, NULL},
+    {NULL, NULL, NULL, 0, 0, NULL},
+};
