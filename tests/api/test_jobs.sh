@@ -206,8 +206,8 @@ same "a failed job's stream" "$(check_stream "$fid" "$tmp/sse" error)" ok
 has "its error event says corrupt" "$(cat "$tmp/sse")" '"error":{"code":"corrupt"'
 
 # ---- heartbeats while nothing happens -------------------------------------------
-# The body's first bytes come after 1.5 s: the job runs and reports nothing.
-{ sleep 1.5; cat "$tmp/slow.vsnap"; } |
+# The body's first bytes come after 2.5 s: the job runs and reports nothing.
+{ sleep 2.5; cat "$tmp/slow.vsnap"; } |
   curl -s -o /dev/null -w '%{http_code}' -X POST -T - \
     "$base/v1/import?mode=merge" >"$tmp/hb.code" &
 upload=$!

@@ -302,6 +302,46 @@ same "imports work again afterwards" "$code" 200
 req DELETE /v1/collections/slow
 same "back to the original store" "$(state)" "$orig"
 
+# ---- a writer that dies cuts the transfer; a client that leaves ends it ---------
+"$VECSNAP" generate --count 80000 --dim 64 --collection huge --seed 4 \
+  "$tmp/huge.vsnap" >/dev/null
+req POST /v1/import --data-binary @"$tmp/huge.vsnap"
+same "a 20 MB collection to export slowly" "$code" 200
+children() { pgrep -P "$pid" | paste -sd' ' -; }
+curl -s -o "$tmp/cut.vsnap" --limit-rate 1M "$base/v1/export" &
+cut=$!
+child=
+for _ in $(seq 1 100); do
+  child=$(children)
+  [ -n "$child" ] && break
+  sleep 0.05
+done
+same "the export's writer is a child process" "$([ -n "$child" ] && echo yes)" yes
+sleep 0.5
+kill -KILL $child
+wait "$cut"
+rc=$?
+[ "$rc" != 0 ]
+same "the client sees a failed transfer (curl exit $rc)" "$?" 0
+"$VECSNAP" verify "$tmp/cut.vsnap" >/dev/null 2>&1
+same "the cut document does not verify" "$?" 1
+has "the server logs why" "$(cat "$tmp/log")" "snapshot writer died"
+expect "the server is up after a writer died" 200 '{"status":"ok"}' GET /healthz
+curl -s -o /dev/null --limit-rate 500K --max-time 1 "$base/v1/export"
+same "a client that gives up (curl exit 28)" "$?" 28
+left=x
+for _ in $(seq 1 60); do
+  left=$(children)
+  [ -z "$left" ] && break
+  sleep 0.05
+done
+same "no writer is left behind" "$left" ""
+fetch "$tmp/after.vsnap" /v1/export
+same "exports work after both" "$code" 200
+verify_file "the next export" "$tmp/after.vsnap"
+req DELETE /v1/collections/huge
+same "back to the original store" "$(state)" "$orig"
+
 # ---- export while writers go on: each export is one instant ---------------------
 req PUT /v1/collections/live -H "$J" -d '{"dimension":8,"metric":"dot"}'
 writer() { # batches of 50 records, each one store call
@@ -333,9 +373,26 @@ wait "$wpid"
 same "exports during writes verify and hold whole batches" "$consistent" 6
 req GET /v1/collections/live
 total=$(jget "$body" '(j.collection || j).count')
-has "the writer wrote" "$total" ""
 [ "$total" -gt 0 ] 2>/dev/null
 same "the writer's records arrived" "$?" 0
 
+stop
+
+# ---- a writer that cannot start: 503 with Retry-After, nothing sent -------------
+# A server whose descriptor limit leaves room for a connection but not for
+# the writer's pipes (the limit is measured on an identical server first).
+DATA_DIR=$tmp/data2 start --max-decompressed-bytes 64M --threads 4
+free_fd=0 # the lowest free descriptor: the connection's
+while [ -e /proc/"$pid"/fd/$free_fd ]; do free_fd=$((free_fd + 1)); done
+stop
+limit=$((free_fd + 2)) # the connection fits, a pipe does not
+printf '#!/bin/sh\nexec prlimit --nofile=%s:%s "%s" "$@"\n' $limit $limit \
+  "$(command -v "$VECSNAPD" || echo "$PWD/$VECSNAPD")" >"$tmp/limited"
+chmod +x "$tmp/limited"
+VECSNAPD=$tmp/limited DATA_DIR=$tmp/data2 start --max-decompressed-bytes 64M --threads 4
+expect_err "no descriptor for the writer" 503 unavailable "try again later" \
+  GET /v1/export
+same "503 says when to retry" "$(header Retry-After)" 5
+expect "the server is up" 200 '{"status":"ok"}' GET /healthz
 stop
 summary
