@@ -144,4 +144,60 @@ has "job records survive a restart" "$body" '"operation":"save"'
 stop
 lacks "nothing to save: no final save" "$(cat "$tmp/log")" "final save: snapshot"
 
+# ---- start-up while a large CURRENT loads; a job cut off by SIGKILL ------------
+"${VECSNAP:-src/vecsnap}" generate --count 60000 --dim 128 --metadata \
+  --format json --compression gzip "$tmp/big.json.gz" >/dev/null 2>&1
+same "a large json+gzip document" $? 0
+rm -rf "$tmp/data"
+DATA_DIR=$tmp/data start --autosave-interval-s 0
+req POST "/v1/snapshots/upload?filename=big.json.gz" -T "$tmp/big.json.gz"
+same "upload it" "$code" 201
+up=$(jget "$body" j.snapshot.id)
+req POST "/v1/snapshots/$up/restore?wait=true" -H "$J" -d '{"mode":"replace"}'
+same "restore it: it becomes CURRENT" "$code" 200
+same "CURRENT names it" "$(cat "$tmp/data/CURRENT")" "$up"
+req POST /v1/snapshots -H "$J" \
+  -d '{"name":"slow","format":"json","compression":"gzip","level":9}'
+same "a slow snapshot starts" "$code" 202
+job=$(jget "$body" j.job.id)
+sleep 0.3
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+pid=
+ls "$tmp/data/snapshots" >"$tmp/list"
+same "the killed snapshot is not listed" "$(wc -l <"$tmp/list" | tr -d ' ')" 1
+
+: >"$tmp/log"
+"$VECSNAPD" --port 0 --data-dir "$tmp/data" --autosave-interval-s 0 2>"$tmp/log" &
+pid=$!
+port=
+for _ in $(seq 1 400); do
+  port=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$tmp/log")
+  [ -n "$port" ] && break
+  sleep 0.01
+done
+base=http://127.0.0.1:$port
+loading=0 data503=0 ready=0
+for _ in $(seq 1 2000); do
+  c=$(curl -s -o "$tmp/body" -w '%{http_code}' "$base/readyz")
+  if [ "$c" = 503 ]; then
+    grep -q '"loading"' "$tmp/body" && loading=1
+    c=$(curl -s -o /dev/null -w '%{http_code}' "$base/v1/collections")
+    [ "$c" = 503 ] && data503=1
+  elif [ "$c" = 200 ]; then
+    ready=1
+    break
+  fi
+done
+same "/readyz answers 503 loading while CURRENT loads" "$loading" 1
+same "data routes answer 503 meanwhile" "$data503" 1
+same "then /readyz answers 200" "$ready" 1
+expect "the store is the CURRENT snapshot" 200 \
+  '{"collections":[{"name":"default","dimension":128,"metric":"cosine","count":60000}]}' \
+  GET /v1/collections
+req GET "/v1/jobs/$job"
+has "the job SIGKILL cut off shows as failed" "$body" '"state":"failed"'
+has "it says why" "$body" 'interrupted'
+stop
+
 summary
