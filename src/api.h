@@ -10,8 +10,10 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "autosave.h"
+#include "codec.h"
 #include "fmt.h"
 #include "http.h"
 #include "job.h"
@@ -52,6 +54,12 @@ int vs_api_job(vs_req *req, const char *operation, const char *conflict,
  * job (?wait=true): the answer is then given, and *rc is what the handler
  * must return. */
 bool vs_api_job_resumed(vs_req *req, int *rc);
+
+/* A monotonic clock in milliseconds. */
+uint64_t vs_api_now_ms(void);
+/* The request body's Content-Encoding as a codec (gzip, br, zstd, identity
+ * or none).  Anything else: replies 415 and returns false. */
+bool vs_api_body_codec(vs_codec_id *out, vs_req *req);
 
 /* ?wait=true|false (absent: false); VS_EINVALID otherwise. */
 int vs_api_query_bool(bool *out, vs_req *req, const char *name) VS_WARN_UNUSED;

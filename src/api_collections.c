@@ -32,7 +32,7 @@
 
 #include "codec.h"
 #include "fmt_json_int.h"
-#include "http.h"
+#include "api.h"
 #include "jsonv.h"
 
 #define JSON_TYPE "application/json"
@@ -682,7 +682,6 @@ static int consume(vs_req *req, vs_stream *body, void *payload)
 static int begin_put_vectors(vs_req *req)
 {
     const char *name, *ct = vs_req_content_type(req);
-    const char *enc = vs_req_header(req, "Content-Encoding");
     vs_codec_id codec = VS_CODEC_NONE;
     int error = name_param(&name, req);
     if (error < 0)
@@ -694,17 +693,8 @@ static int begin_put_vectors(vs_req *req)
                                      "application/json or "
                                      "application/x-ndjson",
                                      ct);
-    if (enc && strcasecmp(enc, "gzip") == 0)
-        codec = VS_CODEC_GZIP;
-    else if (enc && strcasecmp(enc, "br") == 0)
-        codec = VS_CODEC_BROTLI;
-    else if (enc && strcasecmp(enc, "zstd") == 0)
-        codec = VS_CODEC_ZSTD;
-    else if (enc && strcasecmp(enc, "identity") != 0)
-        return vs_reply_error_status(req, 415, "unsupported_media_type",
-                                     "Content-Encoding '%s': send gzip, br, "
-                                     "zstd or identity",
-                                     enc);
+    if (!vs_api_body_codec(&codec, req))
+        return 0; /* 415 sent */
     vs_http_env *env = vs_req_env(req);
     vs_store_rdlock(env->store);
     const vs_collection *c = vs_store_find(env->store, name);

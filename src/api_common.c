@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api.h"
 #include "codec.h"
@@ -170,6 +171,31 @@ int vs_api_job(vs_req *req, const char *operation, const char *conflict,
 }
 
 /* ---- parsers --------------------------------------------------------------- */
+
+uint64_t vs_api_now_ms(void)
+{
+    return vs_http__now_ns() / 1000000u;
+}
+
+bool vs_api_body_codec(vs_codec_id *out, vs_req *req)
+{
+    const char *enc = vs_req_header(req, "Content-Encoding");
+    *out = VS_CODEC_NONE;
+    if (enc && strcasecmp(enc, "gzip") == 0)
+        *out = VS_CODEC_GZIP;
+    else if (enc && strcasecmp(enc, "br") == 0)
+        *out = VS_CODEC_BROTLI;
+    else if (enc && strcasecmp(enc, "zstd") == 0)
+        *out = VS_CODEC_ZSTD;
+    else if (enc && strcasecmp(enc, "identity") != 0) {
+        vs_reply_error_status(req, 415, "unsupported_media_type",
+                              "Content-Encoding '%s': send gzip, br, zstd or "
+                              "identity",
+                              enc);
+        return false;
+    }
+    return true;
+}
 
 int vs_api_query_bool(bool *out, vs_req *req, const char *name)
 {

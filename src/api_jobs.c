@@ -139,13 +139,6 @@ static void wake(vs_job *job, void *payload)
     vs_reply_stream_kick(payload);
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Writes what is new; *finished once the final event went out. */
 static int send_new(vs_stream *out, listener *l, vs_buf *frames, bool *finished,
                     bool *sent)
@@ -174,9 +167,9 @@ static int produce_events(vs_stream *out, void *payload)
      * event yet learns at once that the stream is open. */
     if (!error && !sent && !finished)
         error = vs_stream_write(out, ": waiting\n\n", 11);
-    uint64_t last_write = now_ms();
+    uint64_t last_write = vs_api_now_ms();
     while (!error && !finished) {
-        uint64_t waited = now_ms() - last_write;
+        uint64_t waited = vs_api_now_ms() - last_write;
         unsigned left =
             waited >= heartbeat_ms ? 0 : heartbeat_ms - (unsigned)waited;
         if (left && vs_reply_stream_idle(out, left)) {
@@ -184,12 +177,12 @@ static int produce_events(vs_stream *out, void *payload)
             break;
         }
         error = send_new(out, l, &frames, &finished, &sent);
-        if (!error && !sent && now_ms() - last_write >= heartbeat_ms) {
+        if (!error && !sent && vs_api_now_ms() - last_write >= heartbeat_ms) {
             error = vs_stream_write(out, ": heartbeat\n\n", 13);
             sent = true;
         }
         if (sent)
-            last_write = now_ms();
+            last_write = vs_api_now_ms();
     }
     vs_job_unwatch(l->job, handle);
 done:

@@ -255,13 +255,6 @@ static void pump_free(void *p)
     free(pm);
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Fill pm->buf from the pipe: blocks (in POLL_MS steps) for the first
  * bytes, then takes what is there without waiting until CHUNK_MIN.  *eof
  * at end of data.  VS_ECANCELLED when the client went away. */
@@ -272,7 +265,7 @@ static int gather(size_t *len, bool *eof, pump *pm, vs_stream *out,
     *len = 0;
     *eof = false;
     for (;;) {
-        uint64_t now = now_ms();
+        uint64_t now = vs_api_now_ms();
         if (now - *serviced >= SERVICE_MS) {
             vs_snapfork_poll(pm->h, NULL, NULL); /* watchdog, progress */
             *serviced = now;
@@ -308,7 +301,7 @@ static int produce_export(vs_stream *out, void *payload)
     pump *pm = payload;
     if (!pm->h)
         return 0; /* HEAD: headers only */
-    uint64_t serviced = now_ms();
+    uint64_t serviced = vs_api_now_ms();
     int error = 0;
     for (bool eof = false; !eof;) {
         size_t len;
@@ -583,7 +576,7 @@ static int consume_import(vs_req *req, vs_stream *body, void *payload)
 
 static int begin_import(vs_req *req)
 {
-    const char *mode_text, *enc = vs_req_header(req, "Content-Encoding");
+    const char *mode_text;
     vs_ops_mode mode = VS_OPS_MERGE;
     vs_codec_id codec = VS_CODEC_NONE;
     int error = vs_req_query(&mode_text, req, "mode");
@@ -594,17 +587,8 @@ static int begin_import(vs_req *req)
     else if (mode_text && strcmp(mode_text, "merge") != 0)
         return vs_error_set(
             VS_EINVALID, "mode '%s': use \"merge\" or \"replace\"", mode_text);
-    if (enc && strcasecmp(enc, "gzip") == 0)
-        codec = VS_CODEC_GZIP;
-    else if (enc && strcasecmp(enc, "br") == 0)
-        codec = VS_CODEC_BROTLI;
-    else if (enc && strcasecmp(enc, "zstd") == 0)
-        codec = VS_CODEC_ZSTD;
-    else if (enc && strcasecmp(enc, "identity") != 0)
-        return vs_reply_error_status(req, 415, "unsupported_media_type",
-                                     "Content-Encoding '%s': send gzip, br, "
-                                     "zstd or identity",
-                                     enc);
+    if (!vs_api_body_codec(&codec, req))
+        return 0; /* 415 sent */
     vs_http_env *env = vs_req_env(req);
     vs_api_app *app = vs_api_app_of(req);
     if (!app || !app->ops)
