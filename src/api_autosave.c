@@ -40,20 +40,21 @@ static int count_field(uint64_t *out, const json_t *obj, const char *key,
 
 static int put_autosave(vs_req *req)
 {
-    static const char *const keys[] = {"interval_s", "after_changes"};
+    static const char *const keys[] = {"interval_s", "after_changes", "keep"};
     vs_autosave *a = autosave_of(req);
     if (!a)
         return vs_reply_error_status(req, 404, "not_found",
                                      "auto-save is not available");
     json_t *body = NULL, *now = vs_autosave_json(a);
     int error = now ? vs_req_json(&body, req) : vs_error_oom();
-    uint64_t interval = 0, changes = 0;
+    uint64_t interval = 0, changes = 0, keep = 0;
     if (!error) {
         interval = (uint64_t)json_integer_value(
             json_object_get(now, "interval_s"));
         changes = (uint64_t)json_integer_value(
             json_object_get(now, "after_changes"));
-        error = vs_api_check_keys(body, keys, 2);
+        keep = (uint64_t)json_integer_value(json_object_get(now, "keep"));
+        error = vs_api_check_keys(body, keys, 3);
     }
     if (!error)
         error = count_field(&interval, body, "interval_s",
@@ -62,7 +63,9 @@ static int put_autosave(vs_req *req)
         error = count_field(&changes, body, "after_changes",
                             (uint64_t)1 << 53);
     if (!error)
-        error = vs_autosave_set(a, interval, changes);
+        error = count_field(&keep, body, "keep", 1000000);
+    if (!error)
+        error = vs_autosave_set(a, interval, changes, keep);
     json_decref(body);
     json_decref(now);
     if (error < 0)

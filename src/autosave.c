@@ -24,6 +24,7 @@ struct vs_autosave {
     pthread_t thread;
     bool stop;
     uint64_t interval_s, after_changes;
+    uint64_t keep; /* auto-saves kept (0: all) */
     int64_t started_ms; /* the clock's origin before any save */
     uint64_t saves;     /* autosaves that succeeded */
     char last_error[256];
@@ -35,6 +36,44 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Keep the newest `keep` auto-saves: older snapshots named "autosave"
+ * go, never CURRENT and never a snapshot someone named.  A failure here is
+ * logged; the save itself succeeded. */
+static void prune(vs_autosave *a)
+{
+    pthread_mutex_lock(&a->mu);
+    uint64_t keep = a->keep;
+    pthread_mutex_unlock(&a->mu);
+    vs_snapshot *list = NULL;
+    size_t n = 0, autosaves = 0;
+    if (keep == 0)
+        return;
+    if (vs_catalog_list(&list, &n, a->ops->catalog) < 0) {
+        vs_log(VS_LOG_WARN, "auto-save: cannot list snapshots to prune: %s",
+               vs_error_last());
+        return;
+    }
+    for (size_t i = n; i-- > 0;) { /* newest first */
+        if (strcmp(list[i].name, "autosave") != 0 ||
+            strcmp(list[i].origin, "save") != 0)
+            continue;
+        if (++autosaves <= keep)
+            continue;
+        int error = vs_ops_delete(a->ops, list[i].id);
+        if (error == VS_EBUSY)
+            vs_error_clear(); /* CURRENT stays */
+        else if (error < 0)
+            vs_log(VS_LOG_WARN, "auto-save: cannot prune %s: %s", list[i].id,
+                   vs_error_last());
+        else
+            vs_log(VS_LOG_INFO, "auto-save: pruned %s (keeping %llu)",
+                   list[i].id, (unsigned long long)keep);
+    }
+    for (size_t i = 0; i < n; i++)
+        vs_snapshot_dispose(&list[i]);
+    free(list);
 }
 
 static int save_job(vs_job *job, void *payload)
@@ -58,6 +97,7 @@ static int save_job(vs_job *job, void *payload)
     vs_log(VS_LOG_INFO, "auto-save: snapshot %s, %llu records, %llu bytes",
            snap.id, (unsigned long long)snap.records,
            (unsigned long long)snap.bytes);
+    prune(a);
     vs_job_set_result(job, json_pack("{s:o}", "snapshot",
                                      vs_snapshot_to_json(&snap)));
     vs_snapshot_dispose(&snap);
@@ -109,7 +149,7 @@ static void *autosave_main(void *arg)
 
 int vs_autosave_start(vs_autosave **out, vs_ops *ops, vs_jobs *jobs,
                       const vs_ops_snapshot_req *rq, uint64_t interval_s,
-                      uint64_t after_changes)
+                      uint64_t after_changes, uint64_t keep)
 {
     *out = NULL;
     if (interval_s > VS_AUTOSAVE_INTERVAL_MAX)
@@ -128,6 +168,7 @@ int vs_autosave_start(vs_autosave **out, vs_ops *ops, vs_jobs *jobs,
     a->rq.ncollections = 0;
     a->interval_s = interval_s;
     a->after_changes = after_changes;
+    a->keep = keep;
     a->started_ms = now_ms();
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
@@ -163,7 +204,8 @@ void vs_autosave_stop(vs_autosave *a)
     free(a);
 }
 
-int vs_autosave_set(vs_autosave *a, uint64_t interval_s, uint64_t after_changes)
+int vs_autosave_set(vs_autosave *a, uint64_t interval_s, uint64_t after_changes,
+                    uint64_t keep)
 {
     if (interval_s > VS_AUTOSAVE_INTERVAL_MAX)
         return vs_error_set(VS_EINVALID,
@@ -172,11 +214,13 @@ int vs_autosave_set(vs_autosave *a, uint64_t interval_s, uint64_t after_changes)
     pthread_mutex_lock(&a->mu);
     a->interval_s = interval_s;
     a->after_changes = after_changes;
+    a->keep = keep;
     pthread_cond_broadcast(&a->cv);
     pthread_mutex_unlock(&a->mu);
-    vs_log(VS_LOG_NOTICE, "auto-save: every %llu s after %llu changes%s",
+    vs_log(VS_LOG_NOTICE,
+           "auto-save: every %llu s after %llu changes, keeping %llu%s",
            (unsigned long long)interval_s, (unsigned long long)after_changes,
-           interval_s ? "" : " (off)");
+           (unsigned long long)keep, interval_s ? "" : " (off)");
     return 0;
 }
 
@@ -188,9 +232,10 @@ json_t *vs_autosave_json(vs_autosave *a)
     const vs_codec_info *ci = vs_codec_info_of(a->rq.codec);
     pthread_mutex_lock(&a->mu);
     json_t *j = json_pack(
-        "{s:I,s:I,s:b,s:I,s:o,s:o,s:s,s:s,s:I}", "interval_s",
+        "{s:I,s:I,s:I,s:b,s:I,s:o,s:o,s:s,s:s,s:I}", "interval_s",
         (json_int_t)a->interval_s, "after_changes",
-        (json_int_t)a->after_changes, "enabled", a->interval_s > 0, "changes",
+        (json_int_t)a->after_changes, "keep", (json_int_t)a->keep, "enabled",
+        a->interval_s > 0, "changes",
         (json_int_t)vs_ops_unsaved(a->ops), "last_save",
         has_last ? json_string(when) : json_null(), "last_error",
         a->last_error[0] ? json_string(a->last_error) : json_null(), "format",

@@ -8,6 +8,10 @@
  * is busy the save waits for the next tick.  A failed save is logged,
  * remembered (last_error) and retried at the next interval.
  *
+ * Pruning: after each auto-save, snapshots named "autosave" beyond the
+ * newest `keep` are deleted (0 keeps all).  CURRENT and snapshots anyone
+ * named otherwise are never pruned here.
+ *
  * A thread of its own checks once a second (and at once after a change of
  * settings).
  */
@@ -30,7 +34,7 @@ typedef struct vs_autosave vs_autosave;
  * "autosave").  `jobs` and `ops` are borrowed. */
 int vs_autosave_start(vs_autosave **out, vs_ops *ops, vs_jobs *jobs,
                       const vs_ops_snapshot_req *rq, uint64_t interval_s,
-                      uint64_t after_changes) VS_WARN_UNUSED;
+                      uint64_t after_changes, uint64_t keep) VS_WARN_UNUSED;
 /* Stop the thread (a save job already submitted runs on in the jobs
  * table), free.  NULL is a no-op. */
 void vs_autosave_stop(vs_autosave *a);
@@ -38,10 +42,10 @@ void vs_autosave_stop(vs_autosave *a);
 /* New settings; VS_EINVALID when interval_s exceeds
  * VS_AUTOSAVE_INTERVAL_MAX. */
 int vs_autosave_set(vs_autosave *a, uint64_t interval_s,
-                    uint64_t after_changes) VS_WARN_UNUSED;
+                    uint64_t after_changes, uint64_t keep) VS_WARN_UNUSED;
 /* interval_s > 0. */
 bool vs_autosave_enabled(vs_autosave *a);
-/* {"interval_s","after_changes","enabled","changes","last_save",
+/* {"interval_s","after_changes","keep","enabled","changes","last_save",
  * "last_error","format","compression","saves"} (new reference). */
 json_t *vs_autosave_json(vs_autosave *a);
 

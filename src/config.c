@@ -73,6 +73,8 @@ static const key_def keys[] = {
     {"autosave_after_changes", K_COUNT,
      offsetof(vs_config, autosave_after_changes),
      "auto-save: writes needed before a save, 0 for any (1)"},
+    {"autosave_keep", K_COUNT, offsetof(vs_config, autosave_keep),
+     "auto-save: auto-saved snapshots kept, 0 for all (10)"},
     {"job_workers", K_WORKERS, offsetof(vs_config, job_workers),
      "threads running long jobs (snapshots, restores) (2)"},
 };
@@ -93,6 +95,7 @@ static void set_defaults(vs_config *cfg)
     cfg->save_level = -1;
     cfg->autosave_interval_s = 300;
     cfg->autosave_after_changes = 1;
+    cfg->autosave_keep = 10;
     cfg->job_workers = 2;
 }
 
@@ -508,6 +511,7 @@ const char *vs_config_usage(void)
            "  --save-level N               -1: the codec's default\n"
            "  --autosave-interval-s N      seconds, 0: off (300)\n"
            "  --autosave-after-changes N   writes before a save (1)\n"
+           "  --autosave-keep N            auto-saves kept, 0: all (10)\n"
            "  --job-workers N              threads for long jobs (2)\n"
            "  -h, --help                   this text\n"
            "  --version                    the version\n"

@@ -44,6 +44,7 @@ typedef struct vs_config {
     int save_level; /* -1: the codec's default */
     uint64_t autosave_interval_s; /* 0: off */
     uint64_t autosave_after_changes;
+    uint64_t autosave_keep; /* auto-saves kept, 0: all */
     unsigned job_workers;
     char config_file[VS_CONFIG_PATH_MAX]; /* "" when none was read */
 } vs_config;

@@ -233,7 +233,8 @@ static int run(const vs_config *cfg, const sigset_t *set)
     if (!error)
         error = vs_autosave_start(&d.autosave, &d.ops, d.jobs, &rq,
                                   cfg->autosave_interval_s,
-                                  cfg->autosave_after_changes);
+                                  cfg->autosave_after_changes,
+                                  cfg->autosave_keep);
     if (error < 0) {
         vs_log(VS_LOG_ERROR, "start-up: %s", vs_error_last());
         goto done;

@@ -515,10 +515,10 @@ const CASES = [
   ["readyz loading", ["GET", "/readyz", 503, J, '{"status":"loading"}'], true],
   ["readyz 503 as an error", ["GET", "/readyz", 503, J, err("unavailable")], false],
   ["autosave", ["GET", "/v1/autosave", 200, J, JSON.stringify({ interval_s: 0,
-    after_changes: 0, enabled: false, changes: 0, last_save: null, last_error: null,
+    after_changes: 0, keep: 10, enabled: false, changes: 0, last_save: null, last_error: null,
     format: "binary", compression: "zstd" })], true],
   ["autosave without enabled", ["GET", "/v1/autosave", 200, J, JSON.stringify({
-    interval_s: 0, after_changes: 0, changes: 0, last_save: null, last_error: null,
+    interval_s: 0, after_changes: 0, keep: 10, changes: 0, last_save: null, last_error: null,
     format: "binary", compression: "zstd" })], false],
 ];
 

@@ -82,7 +82,7 @@ stop
 rm -rf "$tmp/data"
 DATA_DIR=$tmp/data start --autosave-interval-s 0
 expect "auto-save off" 200 \
-  '{"interval_s":0,"after_changes":1,"enabled":false,"changes":0,"last_save":null,"last_error":null,"format":"binary","compression":"zstd","saves":0}' \
+  '{"interval_s":0,"after_changes":1,"keep":10,"enabled":false,"changes":0,"last_save":null,"last_error":null,"format":"binary","compression":"zstd","saves":0}' \
   GET /v1/autosave
 expect "create" 201 '{"name":"v","dimension":2,"metric":"dot","count":0}' \
   PUT /v1/collections/v -H "$J" -d '{"dimension":2,"metric":"dot"}'
@@ -99,7 +99,7 @@ expect_err "a body that is not JSON" 400 invalid "line 1" \
   PUT /v1/autosave -H "$J" -d '{'
 req PUT /v1/autosave -H "$J" -d '{"interval_s":1,"after_changes":2}'
 same "auto-save on" "$code" 200
-has "the new settings" "$body" '"interval_s":1,"after_changes":2,"enabled":true'
+has "the new settings" "$body" '"interval_s":1,"after_changes":2,"keep":10,"enabled":true'
 saved=
 for _ in $(seq 1 100); do
   req GET /v1/autosave
@@ -123,6 +123,38 @@ has "metrics: jobs by state" "$body" 'vecsnap_jobs{state="done"} 1'
 has "metrics: unsaved writes" "$body" 'vecsnap_unsaved_changes 1'
 lacks "metrics: the time of the last save is set" "$body" 'vecsnap_last_save_timestamp_seconds 0.000'
 has "metrics: the snapshot's size" "$body" 'vecsnap_snapshot_last_bytes '
+
+req POST "/v1/snapshots?wait=true" -H "$J" -d '{"name":"mine"}'
+same "a named snapshot" "$code" 201
+req PUT /v1/autosave -H "$J" -d '{"interval_s":1,"after_changes":1,"keep":2}'
+has "keep is set" "$body" '"keep":2'
+for i in 1 2 3 4; do
+  req PUT /v1/collections/v/vectors -H "$J" -d "{\"vectors\":[{\"id\":\"p$i\",\"vector\":[$i,1]}]}"
+  for _ in $(seq 1 60); do
+    req GET /v1/autosave
+    case "$body" in *'"changes":0'*) break ;; esac
+    sleep 0.1
+  done
+done
+req GET /v1/autosave
+same "four more auto-saves" "$(jget "$body" 'j.saves >= 5')" true
+req GET /v1/snapshots
+same "auto-saves beyond keep are pruned" \
+  "$(jget "$body" 'j.snapshots.filter(s => s.name === "autosave").length')" 2
+same "a named snapshot is never pruned" \
+  "$(jget "$body" 'j.snapshots.filter(s => s.name === "mine").length')" 1
+same "CURRENT is the newest auto-save" "$(jget "$body" 'j.current')" \
+  "$(jget "$body" 'j.snapshots[0].id')"
+req DELETE /v1/collections/v/vectors/p1
+req DELETE /v1/collections/v/vectors/p2
+req DELETE /v1/collections/v/vectors/p3
+req DELETE /v1/collections/v/vectors/p4
+for _ in $(seq 1 60); do
+  req GET /v1/autosave
+  case "$body" in *'"changes":0'*) break ;; esac
+  sleep 0.1
+done
+first=$(cat "$tmp/data/CURRENT")
 
 # ---- the final save at SIGTERM, and the restart ---------------------------------
 req PUT /v1/autosave -H "$J" -d '{"interval_s":3600,"after_changes":1}'
