@@ -89,7 +89,7 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 mkfifo "$tmp/tick" && exec 9<>"$tmp/tick" # `read -t` on it: a sleep, no fork
 
-failures=0
+failures=0 checks=0
 rows=()
 # row NAME MEASURED LIMIT RESULT: one line of the summary table
 row() { rows+=("$1|$2|$3|$4"); }
@@ -106,11 +106,13 @@ target() {
   else
     echo "TARGET $1: $3 vs $4${5:+ ($5)} $res"
     row "$1" "$3" "$4" "$res"
+    checks=$((checks + 1))
     [ $res = PASS ] || failures=$((failures + 1))
   fi
 }
 # check NAME CONDITION DETAIL: a consistency check, counted in both modes
 check() {
+  checks=$((checks + 1))
   if holds "$2"; then
     echo "CHECK $1: $3 ok"
   else
@@ -496,4 +498,7 @@ for r in "${rows[@]}"; do
   printf '%-44s %-16s %-18s %s\n' "$a" "$b" "$c" "$d"
 done
 echo "$failures failure(s)"
+pct=100
+[ "$checks" -gt 0 ] && pct=$(( (checks - failures) * 100 / checks ))
+echo "$pct%: Checks: $checks, Failures: $failures, Errors: 0"
 [ "$failures" = 0 ]
