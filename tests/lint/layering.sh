@@ -9,8 +9,8 @@ layer_of() {
     store | store_*) echo 1 ;;
     stream | stream_* | codec | codec_* | shuffle) echo 2 ;;
     fmt | fmt_*) echo 3 ;;
-    snapshot | manifest | snapfork | snapfork_* | wal) echo 4 ;;
-    s3) echo 5 ;;
+    snapshot | manifest | snapfork | snapfork_* | wal | wal_*) echo 4 ;;
+    s3 | s3_*) echo 5 ;;
     job | job_* | progress | ops | autosave) echo 6 ;;
     http | http_* | api | api_* | www_assets) echo 7 ;;
     config | main | vecsnapd | vecsnap) echo 8 ;;
