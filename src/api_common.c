@@ -170,7 +170,7 @@ int vs_api_job(vs_req *req, const char *operation, const char *conflict,
     return wait_more(req, w);
 }
 
-/* ---- parsers --------------------------------------------------------------- */
+/* ---- parsers ------------------------------------------------------------ */
 
 uint64_t vs_api_now_ms(void)
 {

@@ -210,4 +210,7 @@ int vs_s3__xml_upload_id(char *out, size_t cap, const char *xml,
 /* Append `s` with & < > " ' escaped. */
 int vs_s3__xml_escape(vs_buf *b, const char *s) VS_WARN_UNUSED;
 
+/* s3_req.c: a decimal of 1..19 digits, nothing else. */
+bool vs_s3__parse_u64(const char *s, size_t n, uint64_t *out);
+
 #endif

@@ -114,7 +114,7 @@ static bool header_is(const char *line, size_t n, const char *name,
     return true;
 }
 
-static bool parse_u64(const char *s, size_t n, uint64_t *out)
+bool vs_s3__parse_u64(const char *s, size_t n, uint64_t *out)
 {
     uint64_t v = 0;
     if (n == 0 || n > 19)
@@ -138,11 +138,11 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *p)
         const char *sp = memchr(data, ' ', n);
         uint64_t st = 0;
         rq->status = sp && (size_t)(data + n - sp) > 4
-            && parse_u64(sp + 1, 3, &st) ? (long)st : 0;
+            && vs_s3__parse_u64(sp + 1, 3, &st) ? (long)st : 0;
         rq->has_length = rq->has_range = rq->has_meta = false;
         rq->etag[0] = '\0';
     } else if (header_is(data, n, "content-length", &v, &vn)) {
-        rq->has_length = parse_u64(v, vn, &rq->length);
+        rq->has_length = vs_s3__parse_u64(v, vn, &rq->length);
         rq->bad_header |= !rq->has_length;
     } else if (header_is(data, n, "etag", &v, &vn)) {
         if (vn >= S3_ETAG_MAX) {
@@ -160,11 +160,13 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *p)
     } else if (header_is(data, n, "content-range", &v, &vn)) {
         /* "bytes START-END/TOTAL" */
         const char *dash = memchr(v, '-', vn), *slash = memchr(v, '/', vn);
-        rq->has_range = vn > 6 && memcmp(v, "bytes ", 6) == 0 && dash
-            && slash && slash > dash
-            && parse_u64(v + 6, (size_t)(dash - v - 6), &rq->range_start)
-            && parse_u64(slash + 1, (size_t)(v + vn - slash - 1),
-                         &rq->range_total);
+        rq->has_range =
+            vn > 6 && memcmp(v, "bytes ", 6) == 0 && dash && slash &&
+            slash > dash &&
+            vs_s3__parse_u64(v + 6, (size_t)(dash - v - 6),
+                             &rq->range_start) &&
+            vs_s3__parse_u64(slash + 1, (size_t)(v + vn - slash - 1),
+                             &rq->range_total);
     }
     return n;
 }

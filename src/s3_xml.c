@@ -369,19 +369,6 @@ static int copy_text(char *out, size_t cap, const char *text, size_t n,
     return 0;
 }
 
-static bool parse_size(const char *s, size_t n, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (n == 0 || n > 19)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
 
 static int list_push(s3_list_page *pg)
 {
@@ -428,7 +415,7 @@ static int on_list_elem(void *p, const char *path, const char *text,
         return pg->key ? 0 : vs_error_oom();
     }
     if (strcmp(path, "Contents/Size") == 0) {
-        pg->has_size = parse_size(text, n, &pg->size);
+        pg->has_size = vs_s3__parse_u64(text, n, &pg->size);
         return pg->has_size ? 0 : vs_error_set(VS_EUPSTREAM, "s3 list reply:"
                                                " bad <Size>");
     }

@@ -38,7 +38,8 @@ void vs_wal__seg_path(char *out, const char *dir, uint64_t seq);
 int vs_wal__list_segments(uint64_t **out, size_t *n_out, const char *dir);
 int vs_wal__map_segment(vs_wal__seg *m, const char *path);
 void vs_wal__unmap_segment(vs_wal__seg *m);
-int vs_wal__header_problem(const vs_wal__seg *m, uint64_t name_seq, const char **why);
+int vs_wal__header_problem(const vs_wal__seg *m, uint64_t name_seq,
+                           const char **why);
 int vs_wal__next_record(const vs_wal__seg *m, size_t *pos, const uint8_t **body,
                        size_t *len, const char **why);
 

@@ -248,7 +248,8 @@ void vs_wal__unmap_segment(vs_wal__seg *m)
 }
 
 /* 0: the header holds; else VS_EVERSION, or VS_ECORRUPT with *why. */
-int vs_wal__header_problem(const vs_wal__seg *m, uint64_t name_seq, const char **why)
+int vs_wal__header_problem(const vs_wal__seg *m, uint64_t name_seq,
+                           const char **why)
 {
     if (m->size < HDR_SIZE) {
         *why = "header cut short";
