@@ -281,7 +281,10 @@ static int download(vs_req *req)
     download_name(name, sizeof(name), &s);
     snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", name);
     vs_snapshot_dispose(&s);
+    /* A snapshot's bytes never change: caches may keep it and revalidate
+     * with the ETag. */
     if (vs_reply_header(req, "ETag", etag) < 0 ||
+        vs_reply_header(req, "Cache-Control", "no-cache") < 0 ||
         vs_reply_header(req, "Accept-Ranges", "bytes") < 0 ||
         vs_reply_header(req, "X-Checksum-Sha256", hex) < 0) {
         error = VS_ENOMEM;

@@ -224,6 +224,7 @@ req GET "/v1/snapshots/$S2/download" -H "If-None-Match: \"$S2SHA\""
 same "If-None-Match matching: 304" "$code" 304
 same "304 has no body" "$body" ""
 same "304 names the ETag" "$(header ETag)" "\"$S2SHA\""
+same "downloads may be cached and revalidated" "$(header Cache-Control)" "no-cache"
 req GET "/v1/snapshots/$S2/download" -H "If-None-Match: \"abc\", W/\"$S2SHA\""
 same "If-None-Match in a list, weak: 304" "$code" 304
 req GET "/v1/snapshots/$S2/download" -H "If-None-Match: *"
