@@ -55,6 +55,7 @@ log_req() { # log_req METHOD PATH
 # req METHOD PATH [curl args...]: sets $code, $body (and $tmp/headers).
 req() {
   local m=$1 p=$2; shift 2
+  : >"$tmp/body" # curl leaves the file alone when there is no body
   code=$(curl -s -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}' \
     -X "$m" "$@" "$base$p")
   body=$(cat "$tmp/body")

@@ -17,8 +17,8 @@ VECSNAPD=${VECSNAPD:-src/vecsnapd}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 ADMIN=www-admin-token-0123456789
 READ=www-read-token-0123456789
-tmp=$(mktemp -d)
-pid='' npid='' bpid=''
+. "$here/../api/lib.sh" # tmp, pid, checks, req/header/start/stop/summary
+npid='' bpid=''
 stop_browser() {
   [ -n "$npid" ] && kill "$npid" 2>/dev/null && wait "$npid" 2>/dev/null
   npid=
@@ -29,26 +29,9 @@ stop_browser() {
 }
 cleanup() {
   stop_browser
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$tmp"
+  lib_cleanup
 }
 trap cleanup EXIT
-checks=0 failures=0
-
-fail() { failures=$((failures + 1)); echo "FAIL: $*"; }
-same() { # same DESCRIPTION GOT WANT
-  checks=$((checks + 1))
-  [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
-}
-has() { # has DESCRIPTION HAYSTACK NEEDLE
-  checks=$((checks + 1))
-  case "$2" in *"$3"*) ;; *) fail "$1: '$3' not in '${2:0:300}'" ;; esac
-}
-summary() {
-  local pct=100
-  [ $checks -gt 0 ] && pct=$(( (checks - failures) * 100 / checks ))
-  echo "$pct%: Checks: $checks, Failures: $failures, Errors: 0"
-}
 skip() { echo "SKIP: $*"; summary; exit 77; }
 
 command -v node >/dev/null 2>&1 || skip "node is not installed"
@@ -68,43 +51,11 @@ if [ ! -f "$modules/playwright-core/package.json" ]; then
     { cat "$tmp/npm.log"; skip "cannot install playwright-core (npm ci)"; }
 fi
 
-# req METHOD PATH [curl args...]: sets $code, $body and $tmp/headers.
-req() {
-  local m=$1 p=$2; shift 2
-  : >"$tmp/body" # curl leaves the file alone when there is no body
-  code=$(curl -s -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}' \
-    -X "$m" "$@" "$base$p")
-  body=$(cat "$tmp/body")
-}
-header() { # header NAME: its value in $tmp/headers ("" when absent)
-  sed -n "s/^$1: *//Ip" "$tmp/headers" | tr -d '\r' | head -n 1
-}
-
-start() { # start DATA-DIR [flags...]: runs vecsnapd, sets $pid and $base
+# start_in DATA-DIR [flags...]: lib.sh's start; the test ends if it failed.
+start_in() {
   local data=$1; shift
-  : >"$tmp/log"
-  "$VECSNAPD" --port 0 --data-dir "$data" "$@" 2>"$tmp/log" &
-  pid=$!
-  local port=
-  for _ in $(seq 1 200); do
-    port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/log")
-    [ -n "$port" ] && grep -q ' ready$' "$tmp/log" && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  base=http://127.0.0.1:$port
-  checks=$((checks + 1))
-  if [ -z "$port" ]; then
-    fail "vecsnapd did not start"; cat "$tmp/log"; summary; exit 1
-  fi
-}
-stop() { # SIGTERM by PID; the exit status must be 0 (sanitizers: no leaks)
-  kill -TERM "$pid"
-  wait "$pid"
-  local rc=$?
-  pid=
-  same "vecsnapd exit status after SIGTERM" "$rc" 0
-  [ "$rc" = 0 ] || tail -n 30 "$tmp/log"
+  DATA_DIR=$data start "$@"
+  [ -n "${base##*:}" ] || { summary; exit 1; }
 }
 browser() { # browser SCENARIO [VAR=value...]: runs test_www.mjs, adds its counts
   local scenario=$1; shift
@@ -130,7 +81,7 @@ out=${WWW_OUT:-$tmp/out}
 mkdir -p "$out"
 
 # ---- the static routes ------------------------------------------------------
-start "$tmp/data"
+start_in "$tmp/data"
 req GET /
 same "GET / status" "$code" 200
 same "GET / type" "$(header Content-Type)" "text/html; charset=utf-8"
@@ -179,7 +130,7 @@ browser main DATA_DIR="$tmp/data"
 stop
 
 # ---- the browser, tokens configured ---------------------------------------------
-start "$tmp/data-auth" --token-admin "$ADMIN" --token-read "$READ"
+start_in "$tmp/data-auth" --token-admin "$ADMIN" --token-read "$READ"
 req GET /
 same "the page needs no token" "$code" 200
 req GET /www/app.js
