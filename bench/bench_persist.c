@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_NAME "bench_persist"
+#include "bench_util.h"
 #include "checksum.h"
 #include "codec.h"
 #include "fmt.h"
@@ -78,38 +80,6 @@ static const char *g_own_dir; /* our mkdtemp directory, removed at exit */
 static const char *g_tmpdir;  /* work files (sqlite staging) go to --dir */
 
 /* ---- small utilities ---- */
-
-static void die(const char *fmt, ...) VS_FMT_PRINTF(1, 2);
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "bench_persist: ");
-    vfprintf(stderr, fmt, ap);
-    if (vs_error_last()[0])
-        fprintf(stderr, ": %s", vs_error_last());
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static char *path_join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (!p)
-        die("out of memory");
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
 
 /* A value from /proc/self/status in bytes ("VmRSS", "VmHWM"); 0 if absent. */
 static uint64_t proc_status(const char *key)

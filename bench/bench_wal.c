@@ -38,6 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_NAME "bench_wal"
+#include "bench_util.h"
 #include "fmt.h"
 #include "fsutil.h"
 #include "store.h"
@@ -51,38 +53,6 @@
 #define OFF (-1) /* "policy" of the runs without a log */
 
 static int g_failed_targets;
-
-static void die(const char *fmt, ...) VS_FMT_PRINTF(1, 2);
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "bench_wal: ");
-    vfprintf(stderr, fmt, ap);
-    if (vs_error_last()[0])
-        fprintf(stderr, ": %s", vs_error_last());
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static char *path_join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (!p)
-        die("out of memory");
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
 
 /* Remove a directory of plain files (the logs written here). */
 static void rm_dir(const char *dir)
