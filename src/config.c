@@ -28,7 +28,16 @@ enum key_type {
     K_CODEC,  /* none|gzip|brotli|zstd */
     K_INT,    /* -1 .. 22: a compression level */
     K_COUNT,  /* 0 .. 2^53 */
-    K_WORKERS /* 1 .. 16 */
+    K_WORKERS, /* 1 .. 16 */
+    K_BOOL,    /* true|false|yes|no|on|off|1|0 */
+    K_FSYNC,   /* always|everysec|no|off */
+    K_SECS,    /* a duration: N[smhdw], 0 */
+    K_TEXT,    /* printable text, no blanks, may be "" */
+    K_SECRET,  /* as K_TEXT, never echoed */
+    K_KEYHEX,  /* 64 hex digits or "", never echoed */
+    K_PARTS,   /* 1 .. 16 */
+    K_TIMEOUT, /* 1 .. 3600 */
+    K_BYTES0   /* 0, or K_BYTES */
 };
 
 typedef struct key_def {
@@ -75,8 +84,64 @@ static const key_def keys[] = {
      "auto-save: writes needed before a save, 0 for any (1)"},
     {"autosave_keep", K_COUNT, offsetof(vs_config, autosave_keep),
      "auto-save: auto-saved snapshots kept, 0 for all (10)"},
+    {"autosave_incremental", K_BOOL,
+     offsetof(vs_config, autosave_incremental),
+     "auto-save: write incremental snapshots (false)"},
+    {"autosave_full_every", K_COUNT, offsetof(vs_config, autosave_full_every),
+     "auto-save: with incremental on, every Nth save is full (10)"},
     {"job_workers", K_WORKERS, offsetof(vs_config, job_workers),
      "threads running long jobs (snapshots, restores) (2)"},
+    {"wal_fsync", K_FSYNC, offsetof(vs_config, wal_fsync),
+     "write-ahead log: always, everysec, no, or off for no log (everysec)"},
+    {"wal_segment_bytes", K_BYTES, offsetof(vs_config, wal_segment_bytes),
+     "write-ahead log: segment size, K/M/G suffixes (64M)"},
+    {"keep_last", K_COUNT, offsetof(vs_config, keep_last),
+     "retention: keep the newest N snapshots, 0 for no such rule (0)"},
+    {"keep_within", K_SECS, offsetof(vs_config, keep_within_s),
+     "retention: keep snapshots younger than this, e.g. 7d, 12h (0)"},
+    {"keep_daily", K_COUNT, offsetof(vs_config, keep_daily),
+     "retention: keep the newest snapshot of each of N days (0)"},
+    {"keep_weekly", K_COUNT, offsetof(vs_config, keep_weekly),
+     "retention: keep the newest snapshot of each of N weeks (0)"},
+    {"s3_endpoint", K_TEXT, offsetof(vs_config, s3_endpoint),
+     "remote storage: S3 endpoint URL, empty for none (none)"},
+    {"s3_region", K_TEXT, offsetof(vs_config, s3_region),
+     "remote storage: region (us-east-1)"},
+    {"s3_bucket", K_TEXT, offsetof(vs_config, s3_bucket),
+     "remote storage: bucket (none)"},
+    {"s3_prefix", K_TEXT, offsetof(vs_config, s3_prefix),
+     "remote storage: key prefix, e.g. vecsnap/ (none)"},
+    {"s3_path_style", K_BOOL, offsetof(vs_config, s3_path_style),
+     "remote storage: path-style addressing instead of virtual-hosted "
+     "(true)"},
+    {"s3_access_key", K_SECRET, offsetof(vs_config, s3_access_key),
+     "remote storage: access key id (AWS_ACCESS_KEY_ID)"},
+    {"s3_secret_key", K_SECRET, offsetof(vs_config, s3_secret_key),
+     "remote storage: secret key (AWS_SECRET_ACCESS_KEY)"},
+    {"s3_session_token", K_SECRET, offsetof(vs_config, s3_session_token),
+     "remote storage: session token (AWS_SESSION_TOKEN)"},
+    {"s3_part_size", K_BYTES0, offsetof(vs_config, s3_part_size),
+     "remote storage: multipart part size, 0 for chosen by size (0)"},
+    {"s3_parallel", K_PARTS, offsetof(vs_config, s3_parallel),
+     "remote storage: parts in flight, 1 to 16 (4)"},
+    {"s3_max_bytes_per_s", K_BYTES0, offsetof(vs_config, s3_max_bytes_per_s),
+     "remote storage: bandwidth limit per transfer, 0 for none (0)"},
+    {"s3_connect_timeout_s", K_TIMEOUT,
+     offsetof(vs_config, s3_connect_timeout_s),
+     "remote storage: connect timeout in seconds (10)"},
+    {"s3_timeout_s", K_TIMEOUT, offsetof(vs_config, s3_timeout_s),
+     "remote storage: give up on a transfer slower than 1 KiB/s for this "
+     "many seconds (30)"},
+    {"s3_retries", K_COUNT, offsetof(vs_config, s3_retries),
+     "remote storage: retries of a failed request (5)"},
+    {"upload_snapshots", K_BOOL, offsetof(vs_config, upload_snapshots),
+     "remote storage: upload every snapshot after it is made (false)"},
+    {"encryption_key", K_KEYHEX, offsetof(vs_config, encryption_key),
+     "encryption at rest: 64 hex digits (none; prefer the environment)"},
+    {"encryption_key_file", K_FILE, offsetof(vs_config, encryption_key_file),
+     "encryption at rest: file holding the key as 64 hex digits (none)"},
+    {"encrypt_local", K_BOOL, offsetof(vs_config, encrypt_local),
+     "encryption at rest: encrypt local snapshots too (false)"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -96,7 +161,17 @@ static void set_defaults(vs_config *cfg)
     cfg->autosave_interval_s = 300;
     cfg->autosave_after_changes = 1;
     cfg->autosave_keep = 10;
+    cfg->autosave_full_every = 10;
     cfg->job_workers = 2;
+    cfg->wal_enabled = true;
+    cfg->wal_fsync = VS_WAL_FSYNC_EVERYSEC;
+    cfg->wal_segment_bytes = (uint64_t)64 << 20;
+    snprintf(cfg->s3_region, sizeof(cfg->s3_region), "us-east-1");
+    cfg->s3_path_style = true;
+    cfg->s3_parallel = 4;
+    cfg->s3_connect_timeout_s = 10;
+    cfg->s3_timeout_s = 30;
+    cfg->s3_retries = 5;
 }
 
 /* ---- values -------------------------------------------------------------- */
@@ -158,6 +233,96 @@ public:
     return -2;
 }
 
+static size_t field_size(const key_def *k)
+{
+    switch (k->offset) {
+    case offsetof(vs_config, s3_endpoint):
+        return sizeof(((vs_config *)0)->s3_endpoint);
+    case offsetof(vs_config, s3_region):
+        return sizeof(((vs_config *)0)->s3_region);
+    case offsetof(vs_config, s3_bucket):
+        return sizeof(((vs_config *)0)->s3_bucket);
+    case offsetof(vs_config, s3_prefix):
+        return sizeof(((vs_config *)0)->s3_prefix);
+    case offsetof(vs_config, s3_access_key):
+        return sizeof(((vs_config *)0)->s3_access_key);
+    case offsetof(vs_config, s3_secret_key):
+        return sizeof(((vs_config *)0)->s3_secret_key);
+    case offsetof(vs_config, s3_session_token):
+        return sizeof(((vs_config *)0)->s3_session_token);
+    default:
+        return 0;
+    }
+}
+
+/* Printable ASCII without blanks, shorter than `size`; "" allowed. */
+static int check_text(const char *v, size_t size)
+{
+    size_t n = strlen(v);
+    if (n >= size)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] <= ' ' || v[i] > '~')
+            return -1;
+    return 0;
+}
+
+static int parse_bool(bool *out, const char *v)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcmp(v, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcmp(v, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* "0", or N followed by s, m, h, d or w (a bare number is seconds). */
+static int parse_secs(uint64_t *out, const char *v)
+{
+    char num[32];
+    size_t n = strlen(v);
+    if (n == 0 || n >= sizeof(num))
+        return -1;
+    uint64_t mult = 1;
+    memcpy(num, v, n + 1);
+    const char *units = "smhdw";
+    static const uint64_t secs[] = {1, 60, 3600, 86400, 604800};
+    const char *u = strchr(units, num[n - 1]);
+    if (u && *u) {
+        mult = secs[u - units];
+        num[--n] = '\0';
+    }
+    uint64_t x;
+    if (parse_uint(&x, num, ((uint64_t)1 << 40) / mult, false) < 0)
+        return -1;
+    *out = x * mult;
+    return 0;
+}
+
+static int check_keyhex(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0)
+        return 0;
+    if (n != 64)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+              (c >= 'A' && c <= 'F')))
+            return -1;
+    }
+    return 0;
+}
+
 /* A token: 16..127 printable ASCII bytes without blanks. */
 static int check_token(const char *v)
 {
@@ -202,7 +367,11 @@ static int set_key(vs_config *cfg, const key_def *k, const char *v,
             *(unsigned *)field = (unsigned)n;
         break;
     case K_BYTES:
-        bad = parse_uint(&n, v, UINT64_MAX, true) || n < 1024 ? -1 : 0;
+    case K_BYTES0:
+        bad = parse_uint(&n, v, UINT64_MAX, true) ||
+                      (n < 1024 && !(n == 0 && k->type == K_BYTES0))
+                  ? -1
+                  : 0;
         if (!bad)
             *(uint64_t *)field = n;
         break;
@@ -251,13 +420,48 @@ static int set_key(vs_config *cfg, const key_def *k, const char *v,
             *(uint64_t *)field = n;
         break;
     case K_WORKERS:
+    case K_PARTS:
         bad = parse_uint(&n, v, 16, false) || n < 1 ? -1 : 0;
         if (!bad)
             *(unsigned *)field = (unsigned)n;
         break;
+    case K_TIMEOUT:
+        bad = parse_uint(&n, v, 3600, false) || n < 1 ? -1 : 0;
+        if (!bad)
+            *(unsigned *)field = (unsigned)n;
+        break;
+    case K_BOOL:
+        bad = parse_bool(field, v);
+        break;
+    case K_FSYNC:
+        if (strcmp(v, "off") == 0) {
+            cfg->wal_enabled = false;
+            break;
+        }
+        bad = vs_wal_fsync_parse(field, v) < 0 ? -1 : 0;
+        if (!bad)
+            cfg->wal_enabled = true;
+        break;
+    case K_SECS:
+        bad = parse_secs(&n, v);
+        if (!bad)
+            *(uint64_t *)field = n;
+        break;
+    case K_TEXT:
+    case K_SECRET:
+        bad = check_text(v, field_size(k));
+        if (!bad)
+            memcpy(field, v, strlen(v) + 1);
+        break;
+    case K_KEYHEX:
+        bad = check_keyhex(v);
+        if (!bad)
+            memcpy(field, v, strlen(v) + 1);
+        break;
     }
     vs_error_clear();
-    if (bad && k->type == K_TOKEN)
+    if (bad && (k->type == K_TOKEN || k->type == K_SECRET ||
+                k->type == K_KEYHEX))
         return vs_error_set(VS_EINVALID,
                             "%s: bad value for %s (%s); the value is not "
                             "shown",
@@ -468,6 +672,27 @@ int vs_config_parse(vs_config *cfg, vs_config_action *action, int argc,
     if (!cfg->tls_cert[0] != !cfg->tls_key[0])
         return vs_error_set(VS_EINVALID,
                             "TLS needs both tls_cert and tls_key");
+    if (cfg->s3_endpoint[0] && !cfg->s3_bucket[0])
+        return vs_error_set(VS_EINVALID, "s3_endpoint needs s3_bucket");
+    if (cfg->upload_snapshots && !cfg->s3_endpoint[0])
+        return vs_error_set(VS_EINVALID,
+                            "upload_snapshots needs remote storage "
+                            "(s3_endpoint, s3_bucket)");
+    if (cfg->s3_part_size && cfg->s3_part_size < ((uint64_t)5 << 20))
+        return vs_error_set(VS_EINVALID,
+                            "s3_part_size must be at least 5M (S3's "
+                            "smallest part)");
+    if (cfg->s3_retries > 20)
+        return vs_error_set(VS_EINVALID, "s3_retries must be 0 to 20");
+    if (cfg->encryption_key[0] && cfg->encryption_key_file[0])
+        return vs_error_set(VS_EINVALID,
+                            "give encryption_key or encryption_key_file, "
+                            "not both");
+    if (cfg->encrypt_local && !cfg->encryption_key[0] &&
+        !cfg->encryption_key_file[0])
+        return vs_error_set(VS_EINVALID,
+                            "encrypt_local needs a key (encryption_key_file "
+                            "or VECSNAP_ENCRYPTION_KEY)");
     if (cfg->save_level >= 0) {
         int level;
         if (vs_codec_check_level(&level, cfg->save_codec, cfg->save_level) <

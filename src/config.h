@@ -20,6 +20,7 @@
 #include "error.h"
 #include "fmt.h"
 #include "log.h"
+#include "wal.h"
 
 #define VS_CONFIG_PATH_MAX 4096
 
@@ -45,7 +46,38 @@ typedef struct vs_config {
     uint64_t autosave_interval_s; /* 0: off */
     uint64_t autosave_after_changes;
     uint64_t autosave_keep; /* auto-saves kept, 0: all */
+    bool autosave_incremental;    /* auto-saves are incremental */
+    uint64_t autosave_full_every; /* ... but every Nth is full (10) */
     unsigned job_workers;
+    /* Write-ahead log in DATA/wal. */
+    bool wal_enabled;           /* wal_fsync "off" turns it off */
+    vs_wal_fsync wal_fsync;     /* always | everysec | no (everysec) */
+    uint64_t wal_segment_bytes; /* 64M */
+    /* Retention (0: that rule is unset; no rule set: keep everything). */
+    uint64_t keep_last, keep_daily, keep_weekly;
+    uint64_t keep_within_s; /* "7d", "12h", "30m", "90s" */
+    /* Remote storage (S3-compatible); "" endpoint: none. */
+    char s3_endpoint[512];
+    char s3_region[64];
+    char s3_bucket[256];
+    char s3_prefix[512];
+    bool s3_path_style;
+    char s3_access_key[256];   /* "": AWS_ACCESS_KEY_ID */
+    char s3_secret_key[256];   /* "": AWS_SECRET_ACCESS_KEY */
+    char s3_session_token[2048]; /* "": AWS_SESSION_TOKEN */
+    uint64_t s3_part_size;       /* 0: chosen */
+    unsigned s3_parallel;        /* 1..16 (4) */
+    uint64_t s3_max_bytes_per_s; /* 0: no limit */
+    unsigned s3_connect_timeout_s; /* 10 */
+    unsigned s3_timeout_s;       /* below 1 KiB/s this long: abort (30) */
+    uint64_t s3_retries;         /* 5 */
+    bool upload_snapshots;       /* upload every snapshot (false) */
+    /* Encryption at rest: a 32-byte key as 64 hex digits, given directly
+     * (encryption_key, best through VECSNAP_ENCRYPTION_KEY) or in a file
+     * (encryption_key_file).  Never logged nor shown in errors. */
+    char encryption_key[80];
+    char encryption_key_file[VS_CONFIG_PATH_MAX];
+    bool encrypt_local; /* encrypt local snapshots too (false) */
     char config_file[VS_CONFIG_PATH_MAX]; /* "" when none was read */
 } vs_config;
 

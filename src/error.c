@@ -81,6 +81,7 @@ const char *vs_error_name(int code)
     case VS_EBUSY: return "busy";
     case VS_ECANCELLED: return "cancelled";
     case VS_EUPSTREAM: return "upstream_error";
+    case VS_EKEY: return "key";
     default: return "error";
     }
 }
@@ -90,7 +91,7 @@ int vs_error_code_of(const char *name)
     static const int codes[] = {VS_ENOMEM,   VS_EIO,      VS_ENOTFOUND,
                                 VS_EEXISTS,  VS_EINVALID, VS_ECORRUPT,
                                 VS_EVERSION, VS_ETOOBIG,  VS_EBUSY,
-                                VS_ECANCELLED, VS_EUPSTREAM};
+                                VS_ECANCELLED, VS_EUPSTREAM, VS_EKEY};
     for (size_t i = 0; name && i < sizeof(codes) / sizeof(codes[0]); i++)
         if (strcmp(name, vs_error_name(codes[i])) == 0)
             return codes[i];

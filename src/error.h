@@ -25,7 +25,8 @@ typedef enum vs_errcode {
     VS_ETOOBIG = -9,    /* a limit was exceeded */
     VS_EBUSY = -10,     /* a conflicting operation is in progress */
     VS_ECANCELLED = -11,/* cancelled by the caller */
-    VS_EUPSTREAM = -12  /* a remote service failed */
+    VS_EUPSTREAM = -12, /* a remote service failed */
+    VS_EKEY = -13       /* encrypted data: no key, or the wrong one */
 } vs_errcode;
 
 #define VS_FMT_PRINTF(a, b) __attribute__((format(printf, a, b)))

@@ -54,12 +54,19 @@ typedef struct vs_save_options {
     const char *tmpdir;
     vs_progress_fn progress;
     void *payload;
+    /* Incremental (binary only): write only the records and tombstones
+     * with seq > since_seq, and which collections exist (see FORMAT.md). */
+    bool incremental;
+    uint64_t since_seq;
+    /* A 32-byte AES-256 key: the stored file is encrypted (crypt.h), the
+     * outermost layer, after the codec.  NULL: plain. */
+    const uint8_t *key;
 } vs_save_options;
 
 #define VS_SAVE_OPTIONS_VERSION 1
 #define VS_SAVE_OPTIONS_INIT                                                  \
     {VS_SAVE_OPTIONS_VERSION, VS_FORMAT_BIN, VS_CODEC_NONE, -1, NULL, 0,      \
-     NULL, NULL, NULL}
+     NULL, NULL, NULL, false, 0, NULL}
 
 typedef struct vs_load_options {
     int version;
@@ -72,12 +79,15 @@ typedef struct vs_load_options {
     const char *tmpdir;
     vs_progress_fn progress;
     void *payload;
+    /* The 32-byte key that decrypts an encrypted file (detected by its
+     * magic).  NULL: an encrypted file is refused with VS_EKEY, as is a wrong key. */
+    const uint8_t *key;
 } vs_load_options;
 
 #define VS_LOAD_OPTIONS_VERSION 1
 #define VS_LOAD_OPTIONS_INIT                                                  \
     {VS_LOAD_OPTIONS_VERSION, VS_FORMAT_AUTO, VS_CODEC_AUTO, NULL, 0, NULL,   \
-     NULL, NULL}
+     NULL, NULL, NULL}
 
 /* What a save wrote or a load read. */
 typedef struct vs_file_info {

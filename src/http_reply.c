@@ -36,6 +36,7 @@ unsigned vs_http_status_of(int code)
         return 413;
     case VS_ECORRUPT:
     case VS_EVERSION:
+    case VS_EKEY:
         return 422;
     case VS_EUPSTREAM:
         return 502;

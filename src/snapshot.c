@@ -24,6 +24,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -50,6 +51,8 @@ struct vs_catalog {
     int lock_fd;
     pthread_mutex_t mu;
     int64_t last_ms; /* time of the newest id reserved here */
+    bool has_key, encrypt_local;
+    uint8_t key[32]; /* AES-256 key for encrypted snapshots */
 };
 
 struct vs_pending {
@@ -633,6 +636,8 @@ int vs_catalog_create(vs_snapshot *out, vs_catalog *cat, vs_store *st,
         o = *opts;
     if (!o.tmpdir)
         o.tmpdir = cat->tmpdir;
+    if (!o.key)
+        o.key = vs_catalog_save_key(cat);
     vs_pending *p = NULL;
     vs_snapshot_collection *cols = NULL;
     size_t ncols = 0;
@@ -737,6 +742,7 @@ static int load_checked(vs_store **out, vs_file_info *info, vs_catalog *cat,
     lo.tmpdir = cat->tmpdir;
     lo.progress = progress;
     lo.payload = payload;
+    lo.key = vs_catalog_load_key(cat);
     error = path ? vs_manifest_load_data(out, info, &s, path, &lo) : VS_ENOMEM;
     if (error < 0 && error != VS_ENOMEM && dir && !exists(dir))
         error = vs_error_set(VS_ENOTFOUND, "snapshot %s was deleted", id);
@@ -762,13 +768,16 @@ int vs_catalog_load(vs_store **out, vs_file_info *info, vs_catalog *cat,
 
 /* ---- CURRENT ---- */
 
-int vs_catalog_set_current(vs_catalog *cat, const char *id)
+int vs_catalog_set_current_at(vs_catalog *cat, const char *id, uint64_t seq)
 {
     int error = vs_snapshot_check_id(id);
     if (error < 0)
         return error;
-    char line[VS_SNAPSHOT_ID_LEN + 2];
-    snprintf(line, sizeof(line), "%s\n", id);
+    char line[VS_SNAPSHOT_ID_LEN + 32];
+    if (seq)
+        snprintf(line, sizeof(line), "%s %" PRIu64 "\n", id, seq);
+    else
+        snprintf(line, sizeof(line), "%s\n", id);
     char *dir = join(cat->snapdir, id);
     char *man = dir ? join(dir, MANIFEST_FILE) : NULL;
     if (!man) {
@@ -786,9 +795,38 @@ int vs_catalog_set_current(vs_catalog *cat, const char *id)
     return error;
 }
 
-int vs_catalog_current(char out[VS_SNAPSHOT_ID_LEN + 1], vs_catalog *cat)
+int vs_catalog_set_current(vs_catalog *cat, const char *id)
+{
+    return vs_catalog_set_current_at(cat, id, 0);
+}
+
+/* "<id>" or "<id> <seq>" (a trailing newline already removed). */
+static int parse_current(char out[VS_SNAPSHOT_ID_LEN + 1], uint64_t *seq,
+                         char *text, const char *path)
+{
+    char *sp = strchr(text, ' ');
+    *seq = 0;
+    if (sp) {
+        *sp = '\0';
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(sp + 1, &end, 10);
+        if (sp[1] < '0' || sp[1] > '9' || errno || *end || n == 0)
+            return vs_error_set(VS_ECORRUPT,
+                                "'%s' has a bad sequence number", path);
+        *seq = n;
+    }
+    if (vs_snapshot_check_id(text) < 0)
+        return vs_error_set(VS_ECORRUPT, "'%s' is not a snapshot id", path);
+    memcpy(out, text, VS_SNAPSHOT_ID_LEN + 1);
+    return 0;
+}
+
+int vs_catalog_current_at(char out[VS_SNAPSHOT_ID_LEN + 1], uint64_t *seq,
+                          vs_catalog *cat)
 {
     out[0] = '\0';
+    *seq = 0;
     char *text = NULL;
     size_t len = 0;
     pthread_mutex_lock(&cat->mu);
@@ -803,11 +841,141 @@ int vs_catalog_current(char out[VS_SNAPSHOT_ID_LEN + 1], vs_catalog *cat)
         return error;
     if (len > 0 && text[len - 1] == '\n')
         text[--len] = '\0';
-    if (vs_snapshot_check_id(text) < 0)
-        error = vs_error_set(VS_ECORRUPT, "'%s' is not a snapshot id",
-                             cat->current);
-    else
-        memcpy(out, text, VS_SNAPSHOT_ID_LEN + 1);
+    error = parse_current(out, seq, text, cat->current);
+    if (error < 0)
+        out[0] = '\0';
     free(text);
+    return error;
+}
+
+int vs_catalog_current(char out[VS_SNAPSHOT_ID_LEN + 1], vs_catalog *cat)
+{
+    uint64_t seq;
+    return vs_catalog_current_at(out, &seq, cat);
+}
+
+/* ---- keys ---- */
+
+void vs_catalog_set_key(vs_catalog *cat, const uint8_t *key,
+                        bool encrypt_local)
+{
+    cat->has_key = key != NULL;
+    cat->encrypt_local = key != NULL && encrypt_local;
+    if (key)
+        memcpy(cat->key, key, sizeof(cat->key));
+    else
+        memset(cat->key, 0, sizeof(cat->key));
+}
+
+const uint8_t *vs_catalog_load_key(const vs_catalog *cat)
+{
+    return cat->has_key ? cat->key : NULL;
+}
+
+const uint8_t *vs_catalog_save_key(const vs_catalog *cat)
+{
+    return cat->encrypt_local ? cat->key : NULL;
+}
+
+/* ---- adopting a finished snapshot directory ---- */
+
+/* The id a manifest.json in `dir` claims (checked), into out. */
+static int manifest_id(char out[VS_SNAPSHOT_ID_LEN + 1], const char *dir)
+{
+    char *path = join(dir, MANIFEST_FILE);
+    if (!path)
+        return VS_ENOMEM;
+    json_error_t jerr;
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    int error = 0;
+    const char *id = j ? json_string_value(json_object_get(j, "id")) : NULL;
+    if (!j)
+        error = vs_error_set(VS_ECORRUPT, "manifest '%s': %s", path,
+                             jerr.text);
+    else if (!id || vs_snapshot_check_id(id) < 0)
+        error = vs_error_set(VS_ECORRUPT, "manifest '%s': bad or no id",
+                             path);
+    else
+        memcpy(out, id, VS_SNAPSHOT_ID_LEN + 1);
+    json_decref(j);
+    free(path);
+    return error;
+}
+
+static int check_adopted(vs_snapshot *s, vs_catalog *cat, const char *srcdir,
+                         bool full_check, vs_progress_fn progress,
+                         void *payload)
+{
+    char *path = join(srcdir, s->file);
+    if (!path)
+        return VS_ENOMEM;
+    int error = 0;
+    if (full_check && strcmp(s->kind, "full") == 0) {
+        vs_load_options lo = VS_LOAD_OPTIONS_INIT;
+        lo.tmpdir = cat->tmpdir;
+        lo.progress = progress;
+        lo.payload = payload;
+        lo.key = vs_catalog_load_key(cat);
+        vs_store *st = NULL;
+        error = vs_manifest_load_data(&st, NULL, s, path, &lo);
+        vs_store_free(st);
+    } else {
+        uint8_t sha[VS_SHA256_LEN];
+        uint64_t size = 0;
+        error = vs_sha256_file(sha, &size, path);
+        if (error == 0 && size != s->bytes)
+            error = vs_error_set(VS_ECORRUPT,
+                                 "snapshot %s: data file has %" PRIu64
+                                 " bytes, the manifest says %" PRIu64,
+                                 s->id, size, s->bytes);
+        else if (error == 0 && memcmp(sha, s->sha256, sizeof(sha)) != 0)
+            error = vs_error_set(VS_ECORRUPT,
+                                 "snapshot %s: data file does not match "
+                                 "the manifest's sha256",
+                                 s->id);
+    }
+    free(path);
+    return error;
+}
+
+int vs_catalog_adopt(vs_snapshot *out, vs_catalog *cat, const char *srcdir,
+                     bool full_check, vs_progress_fn progress, void *payload)
+{
+    vs_snapshot s;
+    memset(&s, 0, sizeof(s));
+    if (out)
+        memset(out, 0, sizeof(*out));
+    char id[VS_SNAPSHOT_ID_LEN + 1];
+    char *final = NULL;
+    int error = manifest_id(id, srcdir);
+    if (error == 0)
+        error = vs_manifest_read(&s, srcdir, id);
+    if (error == VS_ENOTFOUND)
+        error = vs_error_set(VS_ECORRUPT, "'%s' holds no manifest", srcdir);
+    if (error == 0)
+        error = check_adopted(&s, cat, srcdir, full_check, progress, payload);
+    if (error < 0)
+        goto done;
+    final = join(cat->snapdir, id);
+    if (!final) {
+        error = VS_ENOMEM;
+        goto done;
+    }
+    pthread_mutex_lock(&cat->mu);
+    if (rename_noreplace(srcdir, final) < 0)
+        error = errno == EEXIST || errno == ENOTEMPTY
+                    ? vs_error_set(VS_EEXISTS, "snapshot %s already exists",
+                                   id)
+                    : vs_error_set_os(VS_EIO, "failed to publish snapshot %s",
+                                      id);
+    else
+        error = vs_fs_fsync_dir(cat->snapdir);
+    pthread_mutex_unlock(&cat->mu);
+done:
+    free(final);
+    if (error < 0 || !out)
+        vs_snapshot_dispose(&s);
+    else
+        *out = s;
     return error;
 }

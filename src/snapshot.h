@@ -55,7 +55,7 @@ typedef struct vs_snapshot {
     char id[VS_SNAPSHOT_ID_LEN + 1];
     char name[VS_SNAPSHOT_NAME_MAX + 1]; /* "" when unnamed */
     int64_t created_ms;                  /* Unix time in milliseconds */
-    char kind[16];                       /* "full" */
+    char kind[16];                       /* "full" or "incremental" */
     char origin[16];                     /* "save" or "upload" */
     vs_format_id format;                 /* RUVECTOR for such uploads */
     vs_codec_id codec;
@@ -67,6 +67,14 @@ typedef struct vs_snapshot {
     char file[64];                       /* data file name in the dir */
     size_t ncollections;
     vs_snapshot_collection *collections;
+    /* Incremental snapshots: the snapshot this one's changes apply to
+     * (its parent), the full snapshot at the root of the chain (its base),
+     * and the changes it holds: seq_from < seq of a record <= seq.  ""
+     * and 0 for a full snapshot. */
+    char parent[VS_SNAPSHOT_ID_LEN + 1];
+    char base[VS_SNAPSHOT_ID_LEN + 1];
+    uint64_t seq_from;
+    bool encrypted; /* the data file is encrypted (crypt.h) */
 } vs_snapshot;
 
 void vs_snapshot_dispose(vs_snapshot *s);
@@ -164,6 +172,38 @@ int vs_catalog_load(vs_store **out, vs_file_info *info, vs_catalog *cat,
 /* DATA/CURRENT: replaced atomically.  vs_catalog_current gives "" and
  * VS_ENOTFOUND when there is none. */
 int vs_catalog_set_current(vs_catalog *cat, const char *id) VS_WARN_UNUSED;
+/* CURRENT with a base sequence number: "the live state at seq `seq` is
+ * snapshot `id`" -- after a restore, whose store counter is above the
+ * snapshot's own seq, so that a write-ahead log replay after a restart
+ * starts at the right record.  The file holds "<id> <seq>\n" (seq 0: just
+ * "<id>\n", as vs_catalog_set_current writes).  vs_catalog_current_at
+ * gives *seq = that seq, or 0 when the file has none (use the manifest's
+ * seq then). */
+int vs_catalog_set_current_at(vs_catalog *cat, const char *id,
+                              uint64_t seq) VS_WARN_UNUSED;
+int vs_catalog_current_at(char out[VS_SNAPSHOT_ID_LEN + 1], uint64_t *seq,
+                          vs_catalog *cat) VS_WARN_UNUSED;
+/* Take a finished snapshot directory (manifest.json, the data file,
+ * SHA256SUMS -- e.g. fetched from remote storage) into the catalog under
+ * its own id: the manifest is parsed and checked, the data file is checked
+ * against it (size, SHA-256) and, with `full_check` and a full snapshot,
+ * loaded in full (with the catalog's key when it is encrypted); then
+ * `srcdir` (which must be on the data directory's
+ * file system, e.g. under vs_catalog_tmpdir) is renamed into
+ * DATA/snapshots/<id>.  VS_EEXISTS when the id is already there,
+ * VS_ECORRUPT / VS_EKEY naming what failed (srcdir is left for the caller
+ * to remove). */
+int vs_catalog_adopt(vs_snapshot *out, vs_catalog *cat, const char *srcdir,
+                     bool full_check, vs_progress_fn progress,
+                     void *payload) VS_WARN_UNUSED;
+/* The key (32 bytes, copied; NULL: none) used to load encrypted snapshots,
+ * and, with `encrypt_local`, to encrypt the snapshots this catalog writes
+ * (vs_catalog_create; callers that save through vs_catalog_begin put
+ * vs_catalog_save_key() in their vs_save_options.key). */
+void vs_catalog_set_key(vs_catalog *cat, const uint8_t *key,
+                        bool encrypt_local);
+const uint8_t *vs_catalog_load_key(const vs_catalog *cat); /* NULL: none */
+const uint8_t *vs_catalog_save_key(const vs_catalog *cat); /* NULL: plain */
 int vs_catalog_current(char out[VS_SNAPSHOT_ID_LEN + 1],
                        vs_catalog *cat) VS_WARN_UNUSED;
 
