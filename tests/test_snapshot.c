@@ -1184,6 +1184,161 @@ START_TEST(current_is_set_read_and_replaced_atomically)
 }
 END_TEST
 
+START_TEST(current_with_a_base_seq_round_trips_and_bad_ones_are_corrupt)
+{
+    env e;
+    env_open(&e);
+    vs_store *st = vs_test_random_store("c", 3, 2, VS_METRIC_DOT, false, 1);
+    vs_snapshot a = create(&e, st, NULL, VS_FORMAT_BIN, VS_CODEC_NONE);
+    char cur[VS_SNAPSHOT_ID_LEN + 1];
+    uint64_t seq = 99;
+    ck_assert_int_eq(vs_catalog_set_current_at(e.cat, a.id, 4242), 0);
+    ck_assert_int_eq(vs_catalog_current_at(cur, &seq, e.cat), 0);
+    ck_assert_str_eq(cur, a.id);
+    ck_assert_uint_eq(seq, 4242);
+    /* the plain reader sees the id alone */
+    ck_assert_int_eq(vs_catalog_current(cur, e.cat), 0);
+    ck_assert_str_eq(cur, a.id);
+    /* seq 0 writes the old one-field form, read back as 0 */
+    ck_assert_int_eq(vs_catalog_set_current_at(e.cat, a.id, 0), 0);
+    ck_assert_int_eq(vs_catalog_current_at(cur, &seq, e.cat), 0);
+    ck_assert_uint_eq(seq, 0);
+    char *path = vs_test_path(e.data, "CURRENT");
+    size_t n;
+    char *text = read_file(&n, path);
+    ck_assert_uint_eq(n, VS_SNAPSHOT_ID_LEN + 1);
+    free(text);
+    static const char *const bad[] = {"  5", " x", " 0", " -1", " 5 6",
+                                      " 99999999999999999999", " "};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char line[128];
+        int len = snprintf(line, sizeof(line), "%s%s\n", a.id, bad[i]);
+        write_file(path, line, (size_t)len);
+        seq = 7;
+        ck_assert_msg(vs_catalog_current_at(cur, &seq, e.cat) == VS_ECORRUPT,
+                      "'%s' was accepted", line);
+        ck_assert_str_eq(cur, "");
+    }
+    free(path);
+    vs_snapshot_dispose(&a);
+    vs_store_free(st);
+    env_close(&e);
+}
+END_TEST
+
+static int absent(env *e, const char *id)
+{
+    vs_snapshot s;
+    int error = vs_catalog_get(&s, e->cat, id);
+    if (error == 0)
+        vs_snapshot_dispose(&s);
+    return error;
+}
+
+/* Move snapshot `id` out of the catalog into root/name, as a fetch from
+ * remote storage would have left it. */
+static char *take_out(env *e, const char *id, const char *name)
+{
+    char *from = vs_test_path(e->snapdir, id);
+    char *to = vs_test_path(e->tmpdir, name);
+    ck_assert_int_eq(rename(from, to), 0);
+    free(from);
+    return to;
+}
+
+START_TEST(adopt_takes_a_checked_directory_under_its_own_id)
+{
+    env e;
+    env_open(&e);
+    vs_store *st = sample_store();
+    vs_snapshot a = create(&e, st, "kept", VS_FORMAT_BIN, VS_CODEC_ZSTD);
+    char *dir = take_out(&e, a.id, "fetched");
+    ck_assert_int_eq(absent(&e, a.id), VS_ENOTFOUND);
+    for (int full = 0; full < 2; full++) {
+        vs_snapshot got;
+        int error = vs_catalog_adopt(&got, e.cat, dir, full, NULL, NULL);
+        ck_assert_msg(error == 0, "%s", vs_error_last());
+        ck_assert_str_eq(got.id, a.id);
+        ck_assert_str_eq(got.name, "kept");
+        ck_assert_mem_eq(got.sha256, a.sha256, VS_SHA256_LEN);
+        vs_snapshot_dispose(&got);
+        assert_loads_equal(&e, a.id, st);
+        if (!full) {
+            free(dir);
+            dir = take_out(&e, a.id, "fetched");
+        }
+    }
+    /* the same id again is refused, and the directory is left alone */
+    vs_snapshot b = create(&e, st, NULL, VS_FORMAT_BIN, VS_CODEC_NONE);
+    char *dir_b = take_out(&e, b.id, "second");
+    char *copy = vs_test_path(e.tmpdir, "copy");
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd), "cp -r '%s' '%s'", dir_b, copy);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(vs_catalog_adopt(NULL, e.cat, dir_b, true, NULL, NULL),
+                     0);
+    ck_assert_int_eq(vs_catalog_adopt(NULL, e.cat, copy, true, NULL, NULL),
+                     VS_EEXISTS);
+    struct stat sb;
+    ck_assert_int_eq(stat(copy, &sb), 0);
+    free(copy);
+    free(dir_b);
+    free(dir);
+    vs_snapshot_dispose(&a);
+    vs_snapshot_dispose(&b);
+    vs_store_free(st);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(adopt_refuses_a_directory_that_does_not_check_out)
+{
+    env e;
+    env_open(&e);
+    vs_store *st = sample_store();
+    vs_snapshot a = create(&e, st, NULL, VS_FORMAT_BIN, VS_CODEC_NONE);
+    char *dir = take_out(&e, a.id, "fetched");
+    char *data = vs_test_path(dir, a.file);
+    /* a flipped byte: refused with or without the full load */
+    flip_byte(data, 100);
+    for (int full = 0; full < 2; full++) {
+        ck_assert_int_eq(vs_catalog_adopt(NULL, e.cat, dir, full, NULL, NULL),
+                         VS_ECORRUPT);
+        ck_assert_int_eq(absent(&e, a.id), VS_ENOTFOUND);
+    }
+    flip_byte(data, 100);
+    /* a short file */
+    size_t n;
+    char *bytes = read_file(&n, data);
+    write_file(data, bytes, n - 1);
+    ck_assert_int_eq(vs_catalog_adopt(NULL, e.cat, dir, false, NULL, NULL),
+                     VS_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(vs_error_last(), "bytes"));
+    write_file(data, bytes, n);
+    free(bytes);
+    /* no manifest, or one without a valid id */
+    char *man = vs_test_path(dir, "manifest.json");
+    char *text = read_file(&n, man);
+    ck_assert_int_eq(unlink(man), 0);
+    ck_assert_int_eq(vs_catalog_adopt(NULL, e.cat, dir, true, NULL, NULL),
+                     VS_ECORRUPT);
+    write_file(man, "{\"id\":\"../x\"}", 13);
+    ck_assert_int_eq(vs_catalog_adopt(NULL, e.cat, dir, true, NULL, NULL),
+                     VS_ECORRUPT);
+    /* put back, it is taken */
+    write_file(man, text, n);
+    ck_assert_int_eq(vs_catalog_adopt(NULL, e.cat, dir, true, NULL, NULL), 0);
+    assert_loads_equal(&e, a.id, st);
+    free(text);
+    free(man);
+    free(data);
+    free(dir);
+    vs_snapshot_dispose(&a);
+    vs_store_free(st);
+    env_close(&e);
+}
+END_TEST
+
 static int run_sha256sum(const char *dir)
 {
     char cmd[1024];
@@ -1465,6 +1620,10 @@ static Suite *snapshot_suite(void)
     tcase_add_test(tc,
                    import_larger_than_max_bytes_is_too_big_and_keeps_nothing);
     tcase_add_test(tc, verify_detects_a_flipped_byte_in_the_data_file);
+    tcase_add_test(tc,
+                   current_with_a_base_seq_round_trips_and_bad_ones_are_corrupt);
+    tcase_add_test(tc, adopt_takes_a_checked_directory_under_its_own_id);
+    tcase_add_test(tc, adopt_refuses_a_directory_that_does_not_check_out);
     tcase_add_test(tc, verify_detects_a_manifest_that_disagrees_with_the_file);
     tcase_add_test(tc, manifest_json_round_trips);
     tcase_add_test(tc, manifest_with_a_missing_or_ill_typed_field_is_corrupt);

@@ -22,6 +22,33 @@ same "a certificate without a key is refused" $? 2
 has "the refusal says both are needed" "$(cat "$tmp/out")" "both tls_cert and tls_key"
 "$VECSNAPD" --save-compression gzip --save-level 30 >"$tmp/out" 2>&1
 same "a level out of range is refused" $? 2
+"$VECSNAPD" --wal-fsync sometimes >"$tmp/out" 2>&1
+same "an unknown fsync policy is refused" $? 2
+has "the refusal names the key and the choices" "$(cat "$tmp/out")" \
+  "wal_fsync (write-ahead log: always, everysec, no, or off"
+"$VECSNAPD" --keep-within 7y >"$tmp/out" 2>&1
+same "a duration with an unknown unit is refused" $? 2
+"$VECSNAPD" --s3-endpoint http://127.0.0.1:1 >"$tmp/out" 2>&1
+same "an endpoint without a bucket is refused" $? 2
+has "the refusal says a bucket is needed" "$(cat "$tmp/out")" "needs s3_bucket"
+"$VECSNAPD" --upload-snapshots true >"$tmp/out" 2>&1
+same "uploads without remote storage are refused" $? 2
+"$VECSNAPD" --s3-endpoint http://127.0.0.1:1 --s3-bucket b \
+  --s3-part-size 1M >"$tmp/out" 2>&1
+same "a part below S3's 5 MiB minimum is refused" $? 2
+"$VECSNAPD" --s3-parallel 17 >"$tmp/out" 2>&1
+same "more than 16 parallel parts are refused" $? 2
+VECSNAP_S3_SECRET_KEY='has blank' "$VECSNAPD" >"$tmp/out" 2>&1
+same "a secret with a blank is refused" $? 2
+lacks "the refusal does not print the secret" "$(cat "$tmp/out")" "has blank"
+VECSNAP_ENCRYPTION_KEY=0123456789abcdef "$VECSNAPD" >"$tmp/out" 2>&1
+same "a short encryption key is refused" $? 2
+lacks "the refusal does not print the key" "$(cat "$tmp/out")" "0123456789abcdef"
+"$VECSNAPD" --encrypt-local yes >"$tmp/out" 2>&1
+same "encrypt_local without a key is refused" $? 2
+has "the refusal says where a key goes" "$(cat "$tmp/out")" "VECSNAP_ENCRYPTION_KEY"
+"$VECSNAPD" --encrypt-local maybe >"$tmp/out" 2>&1
+same "a bad boolean is refused" $? 2
 
 # ---- tokens -----------------------------------------------------------------
 VECSNAP_TOKEN_ADMIN=$ADMIN VECSNAP_TOKEN_READ=$READ start --listen 0.0.0.0
