@@ -18,6 +18,8 @@
 #include "http.h"
 #include "job.h"
 #include "ops.h"
+#include "remote.h"
+#include "retention.h"
 
 /* vs_http_env.app in vecsnapd. */
 typedef struct vs_api_app {
@@ -27,9 +29,23 @@ typedef struct vs_api_app {
     vs_format_id save_format;
     vs_codec_id save_codec;
     int save_level;
+    /* Remote storage (api_remote.c); NULL when none is configured.
+     * `upload_snapshots`: the default of "upload" in POST /v1/snapshots
+     * and /v1/save. */
+    vs_remote *remote;
+    bool upload_snapshots;
+    /* The configured retention policy (api_retention.c), applied after
+     * each snapshot by ops.after_snapshot; its `remote` is set when it is
+     * applied to remote storage too (upload_snapshots). */
+    vs_retention_hook retention;
 } vs_api_app;
 
 vs_api_app *vs_api_app_of(const vs_req *req);
+
+/* api_remote.c: wait until the remote calls its routes run on threads of
+ * their own have returned (vecsnapd: after the server stopped, before
+ * vs_remote_free). */
+void vs_api_remote_drain(void);
 
 /* Conflict class of every job that writes the live store or CURRENT. */
 #define VS_API_CONFLICT_STORE "store"

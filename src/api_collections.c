@@ -1,7 +1,8 @@
 /*
  * api_collections: collections, records and search over HTTP.  It owns the
  * handlers of /v1/collections..., the rendering of their replies straight
- * into a buffer (no tree for large vectors), and the streaming batch upsert.
+ * into a buffer (no tree for large vectors), the streaming batch upsert, the
+ * batch delete, and the logging of every write.
  *
  * Locking: a handler takes the store's read lock (reads) or write lock
  * (writes) around its store calls and the rendering of borrowed pointers,
@@ -23,6 +24,17 @@
  * error names the line (NDJSON) or the array index (JSON) and the body
  * carries "upserted": the number of records applied, so a client can
  * resume from there.
+ *
+ * The write-ahead log (ops.h, "Writes and the log"): every write that
+ * changes the store -- create, drop, each upsert batch, delete -- is
+ * encoded before the write lock is taken, applied and queued in the log
+ * under it (stamped with the seq it took; a write that changed nothing,
+ * such as a delete of absent ids, is not logged), and answered only once
+ * vs_ops_log_wait says the record is as durable as the policy asks, after
+ * the lock is released.  An upload waits once, for its last batch, before
+ * its answer.  While the server is read-only (a log failure) writes are
+ * refused with 503 before anything is applied; a write whose record could
+ * not be logged is answered 500 and acknowledges nothing ("upserted": 0).
  */
 #include <float.h>
 #include <stdio.h>
@@ -34,6 +46,7 @@
 #include "fmt_json_int.h"
 #include "api.h"
 #include "jsonv.h"
+#include "wal.h"
 
 #define JSON_TYPE "application/json"
 #define REPLY_MAX ((size_t)64 << 20)
@@ -42,6 +55,8 @@
 #define BATCH_TEXT ((size_t)2 << 20)   /* ids and metadata */
 #define INLINE_MAX ((uint64_t)1 << 20) /* buffered, parsed on the poller */
 #define SEARCH_BODY_MAX ((uint64_t)4 << 20)
+#define DELETE_BODY_MAX ((uint64_t)4 << 20)
+#define DELETE_IDS_MAX 10000
 #define DEFAULT_K 10
 
 /* ---- shared helpers ------------------------------------------------------ */
@@ -75,6 +90,72 @@ static int put_collection(vs_buf *b, const vs_collection *c)
 static int put_metadata(vs_buf *b, const char *md, size_t n)
 {
     return n ? vs_buf_put(b, md, n) : vs_buf_puts(b, "{}");
+}
+
+/* ---- writes and the log -------------------------------------------------- */
+
+/* One write's record.  `ops` NULL: nothing to check or log (no app). */
+typedef struct wlog {
+    vs_ops *ops;
+    bool on;       /* the log is on: encode and log */
+    vs_buf body;   /* the record, encoded before the lock */
+    uint64_t seq;  /* the record queued (0: none) */
+    bool refused;  /* read-only: nothing was applied */
+    char why[700]; /* why, for the 503 */
+} wlog;
+
+static void wlog_init(wlog *l, vs_req *req)
+{
+    vs_api_app *app = vs_api_app_of(req);
+    l->ops = app ? app->ops : NULL;
+    l->on = l->ops && l->ops->wal;
+    l->body = (vs_buf)VS_BUF_INIT(VS_WAL_BODY_MAX);
+    l->seq = 0;
+    l->refused = false;
+    l->why[0] = '\0';
+}
+
+/* Under the write lock, before applying: false when writes are refused. */
+static bool wlog_may_write(wlog *l)
+{
+    l->refused = l->ops && vs_ops_read_only(l->ops, l->why, sizeof(l->why));
+    return !l->refused;
+}
+
+/* Under the write lock, after applying a write that began at counter
+ * `before`: its record goes to the log when it changed something. */
+static int wlog_write(wlog *l, vs_store *st, uint64_t before)
+{
+    if (!l->on || vs_store_seq(st) == before)
+        return 0;
+    int error = vs_ops_log(l->ops, &l->body, before + 1);
+    if (!error)
+        l->seq = before + 1;
+    return error;
+}
+
+/* After the lock: 503 when refused (returns 0, replied), else wait for
+ * the record, if any. */
+static int wlog_finish(wlog *l, vs_req *req, bool *replied)
+{
+    *replied = false;
+    vs_buf_dispose(&l->body);
+    if (l->refused) {
+        *replied = true;
+        return vs_reply_error_status(req, 503, "unavailable", "%s", l->why);
+    }
+    return l->ops ? vs_ops_log_wait(l->ops, l->seq) : 0;
+}
+
+/* A refusal before anything is read: 503 sent, true. */
+static bool read_only(vs_req *req)
+{
+    wlog l;
+    wlog_init(&l, req);
+    if (wlog_may_write(&l))
+        return false;
+    (void)vs_reply_error_status(req, 503, "unavailable", "%s", l.why);
+    return true;
 }
 
 /* ---- collections --------------------------------------------------------- */
@@ -171,22 +252,39 @@ static int put_collection_handler(vs_req *req)
     vs_store *st = vs_req_env(req)->store;
     vs_buf b = VS_BUF_INIT(4096);
     unsigned status = 200;
+    wlog l;
+    bool replied;
+    wlog_init(&l, req);
+    if (l.on)
+        error = vs_wal_encode_create(&l.body, 1, name, dim, metric);
     vs_store_wrlock(st);
-    vs_collection *c = vs_store_find(st, name);
-    if (c && (vs_collection_dimension(c) != dim ||
-              vs_collection_metric(c) != metric))
-        error = vs_error_set(VS_EEXISTS,
-                             "collection '%s' exists with dimension %u and "
-                             "metric %s",
-                             name, (unsigned)vs_collection_dimension(c),
-                             vs_metric_name(vs_collection_metric(c)));
-    else if (!c) {
-        status = 201;
-        error = vs_store_create(&c, st, name, dim, metric);
+    uint64_t before = vs_store_seq(st);
+    if (!error && wlog_may_write(&l)) {
+        vs_collection *c = vs_store_find(st, name);
+        if (c && (vs_collection_dimension(c) != dim ||
+                  vs_collection_metric(c) != metric))
+            error = vs_error_set(VS_EEXISTS,
+                                 "collection '%s' exists with dimension %u "
+                                 "and metric %s",
+                                 name, (unsigned)vs_collection_dimension(c),
+                                 vs_metric_name(vs_collection_metric(c)));
+        else if (!c) {
+            status = 201;
+            error = vs_store_create(&c, st, name, dim, metric);
+        }
+        if (!error)
+            error = wlog_write(&l, st, before);
+        if (!error)
+            error = put_collection(&b, c);
     }
-    if (!error)
-        error = put_collection(&b, c);
     vs_store_unlock(st);
+    int werr = wlog_finish(&l, req, &replied);
+    if (!error)
+        error = werr;
+    if (replied || error < 0)
+        vs_buf_dispose(&b);
+    if (replied)
+        return werr;
     if (!error && status == 201) {
         char loc[32 + VS_NAME_MAX];
         snprintf(loc, sizeof(loc), "/v1/collections/%s", name);
@@ -206,9 +304,24 @@ static int delete_collection(vs_req *req)
     if (error < 0)
         return error;
     vs_store *st = vs_req_env(req)->store;
+    wlog l;
+    bool replied;
+    wlog_init(&l, req);
+    if (l.on)
+        error = vs_wal_encode_drop(&l.body, 1, name);
     vs_store_wrlock(st);
-    error = vs_store_drop(st, name);
+    uint64_t before = vs_store_seq(st);
+    if (!error && wlog_may_write(&l)) {
+        error = vs_store_drop(st, name);
+        if (!error)
+            error = wlog_write(&l, st, before);
+    }
     vs_store_unlock(st);
+    int werr = wlog_finish(&l, req, &replied);
+    if (replied)
+        return werr;
+    if (!error)
+        error = werr;
     if (error < 0)
         return error;
     return vs_reply_json(req, 200,
@@ -269,21 +382,120 @@ static int delete_vector(vs_req *req)
     vs_record rec = {0};
     rec.id = vs_req_param(req, "id", &rec.id_len);
     vs_store *st = vs_req_env(req)->store;
+    wlog l;
+    bool replied;
+    wlog_init(&l, req);
+    if (l.on)
+        error = vs_wal_encode_delete(&l.body, 1, name, &rec, 1);
     vs_store_wrlock(st);
+    uint64_t before = vs_store_seq(st);
     vs_collection *c = vs_store_find(st, name);
     vs_record found;
-    error =
-        c ? vs_collection_get(&found, c, rec.id, rec.id_len) : not_found(name);
-    if (error == VS_ENOTFOUND && c)
-        error =
-            vs_error_set(VS_ENOTFOUND, "no record '%s' in '%s'", rec.id, name);
-    if (!error)
-        error = vs_collection_delete(c, &rec, 1, NULL);
+    if (!error && wlog_may_write(&l)) {
+        error = c ? vs_collection_get(&found, c, rec.id, rec.id_len)
+                  : not_found(name);
+        if (error == VS_ENOTFOUND && c)
+            error = vs_error_set(VS_ENOTFOUND, "no record '%s' in '%s'", rec.id,
+                                 name);
+        if (!error)
+            error = vs_collection_delete(c, &rec, 1, NULL);
+        if (!error)
+            error = wlog_write(&l, st, before);
+    }
     vs_store_unlock(st);
+    int werr = wlog_finish(&l, req, &replied);
+    if (replied)
+        return werr;
+    if (!error)
+        error = werr;
     if (error < 0)
         return error;
     return vs_reply_json(req, 200,
                          json_pack("{s:s,s:b}", "id", rec.id, "deleted", 1));
+}
+
+/* {"ids": [id, ...]}: 1..DELETE_IDS_MAX valid ids, borrowed from j. */
+static int parse_ids(vs_record **out, size_t *n, const json_t *j)
+{
+    static const char *const keys[] = {"ids"};
+    json_t *a = json_object_get(j, "ids");
+    size_t k = json_is_array(a) ? json_array_size(a) : 0;
+    *out = NULL;
+    *n = 0;
+    int error = vs_api_check_keys(j, keys, 1);
+    if (error < 0)
+        return error;
+    if (k < 1 || k > DELETE_IDS_MAX)
+        return vs_error_set(VS_EINVALID,
+                            "\"ids\" must be an array of 1..%d record ids",
+                            DELETE_IDS_MAX);
+    vs_record *ids = calloc(k, sizeof(*ids));
+    if (!ids)
+        return vs_error_oom();
+    for (size_t i = 0; !error && i < k; i++) {
+        json_t *v = json_array_get(a, i);
+        if (!json_is_string(v)) {
+            error = vs_error_set(VS_EINVALID, "ids[%zu] is not a string", i);
+            break;
+        }
+        ids[i].id = json_string_value(v);
+        ids[i].id_len = json_string_length(v);
+        if (vs_store_check_id(ids[i].id, ids[i].id_len) < 0) {
+            char why[300];
+            snprintf(why, sizeof(why), "%s", vs_error_last());
+            error = vs_error_set(VS_EINVALID, "ids[%zu]: %s", i, why);
+        }
+    }
+    if (error < 0) {
+        free(ids);
+        return error;
+    }
+    *out = ids;
+    *n = k;
+    return 0;
+}
+
+/* POST /v1/collections/{c}/delete: ids that are absent are ignored. */
+static int delete_batch(vs_req *req)
+{
+    const char *name;
+    json_t *j = NULL;
+    vs_record *ids = NULL;
+    size_t n = 0, deleted = 0;
+    wlog l;
+    bool replied = false;
+    int werr = 0, error = name_param(&name, req);
+    if (!error)
+        error = vs_req_json(&j, req);
+    if (!error)
+        error = parse_ids(&ids, &n, j);
+    wlog_init(&l, req);
+    if (!error && l.on)
+        error = vs_wal_encode_delete(&l.body, 1, name, ids, n);
+    if (!error) {
+        vs_store *st = vs_req_env(req)->store;
+        vs_store_wrlock(st);
+        uint64_t before = vs_store_seq(st);
+        if (wlog_may_write(&l)) {
+            vs_collection *c = vs_store_find(st, name);
+            error =
+                c ? vs_collection_delete(c, ids, n, &deleted) : not_found(name);
+            if (!error)
+                error = wlog_write(&l, st, before);
+        }
+        vs_store_unlock(st);
+    }
+    werr = wlog_finish(&l, req, &replied);
+    free(ids);
+    json_decref(j);
+    if (replied)
+        return werr;
+    if (!error)
+        error = werr;
+    if (error < 0)
+        return error;
+    return vs_reply_json(req, 200,
+                         json_pack("{s:I}", "deleted", (json_int_t)deleted));
 }
 
 /* ---- search -------------------------------------------------------------- */
@@ -409,6 +621,7 @@ typedef struct ingest {
     bool buffered;     /* small body: parsed by the handler */
     bool in_array;     /* JSON: inside "vectors" */
     bool flush_failed; /* the error came from the store */
+    wlog log;          /* its seq: the last batch logged */
 } ingest;
 
 static void ingest_free(void *p)
@@ -421,6 +634,7 @@ static void ingest_free(void *p)
     free(ig->recs);
     vs_buf_dispose(&ig->text);
     vs_buf_dispose(&ig->md);
+    vs_buf_dispose(&ig->log.body);
     free(ig);
 }
 
@@ -436,20 +650,29 @@ static int flush(ingest *ig)
             ig->text.ptr + s->id_off, s->id_len, ig->vecs + i * (size_t)ig->dim,
             s->md_len ? ig->text.ptr + s->md_off : NULL, s->md_len};
     }
+    int error = 0;
+    vs_buf_reset(&ig->log.body);
+    if (ig->log.on)
+        error = vs_wal_encode_upsert(&ig->log.body, 1, ig->name, ig->dim,
+                                     ig->recs, ig->n);
     vs_store_wrlock(ig->store);
+    uint64_t before = vs_store_seq(ig->store);
     vs_collection *c = vs_store_find(ig->store, ig->name);
-    int error;
-    if (!c)
+    if (!error && !wlog_may_write(&ig->log))
+        error = vs_error_set(VS_EIO, "%s", ig->log.why);
+    else if (!error && !c)
         error = vs_error_set(VS_ENOTFOUND,
                              "collection '%s' was dropped during the upload",
                              ig->name);
-    else if (vs_collection_dimension(c) != ig->dim)
+    else if (!error && vs_collection_dimension(c) != ig->dim)
         error = vs_error_set(VS_EEXISTS,
                              "collection '%s' was re-created with another "
                              "dimension during the upload",
                              ig->name);
-    else
+    else if (!error)
         error = vs_collection_upsert(c, ig->recs, ig->n);
+    if (!error)
+        error = wlog_write(&ig->log, ig->store, before);
     vs_store_unlock(ig->store);
     if (error < 0) {
         ig->flush_failed = true;
@@ -672,6 +895,22 @@ static int consume(vs_req *req, vs_stream *body, void *payload)
         else
             vs_error_set(error, "%s", msg);
     }
+    /* The answer acknowledges what was applied: wait for its records. */
+    if (ig->log.seq) {
+        char msg[700];
+        snprintf(msg, sizeof(msg), "%s", vs_error_last());
+        int werr = vs_ops_log_wait(ig->log.ops, ig->log.seq);
+        if (werr < 0) {
+            snprintf(msg, sizeof(msg), "%s", vs_error_last());
+            error = vs_error_set(werr,
+                                 "%s; none of this upload's records is "
+                                 "acknowledged",
+                                 msg);
+            ig->upserted = 0;
+        } else if (error < 0) {
+            vs_error_set(error, "%s", msg);
+        }
+    }
     vs_fmt__json_lexer_dispose(&lx);
     vs_stream_free(dec);
     return error;
@@ -695,6 +934,8 @@ static int begin_put_vectors(vs_req *req)
                                      ct);
     if (!vs_api_body_codec(&codec, req))
         return 0; /* 415 sent */
+    if (read_only(req))
+        return 0; /* 503 sent */
     vs_http_env *env = vs_req_env(req);
     vs_store_rdlock(env->store);
     const vs_collection *c = vs_store_find(env->store, name);
@@ -706,6 +947,7 @@ static int begin_put_vectors(vs_req *req)
     if (!ig)
         return vs_error_oom();
     vs_req_set_state(req, ig, ingest_free);
+    wlog_init(&ig->log, req);
     ig->store = env->store;
     ig->max_decompressed = env->max_decompressed;
     memcpy(ig->name, name, strlen(name) + 1);
@@ -756,6 +998,10 @@ static int put_vectors(vs_req *req)
                                      "applied",
                                      vs_error_last(),
                                      (unsigned long long)ig->upserted);
+    if (ig->log.refused)
+        return vs_reply_error_status(
+            req, 503, "unavailable", "%s; %llu records applied before",
+            ig->log.why, (unsigned long long)ig->upserted);
     if (error < 0)
         return vs_reply_error_extra(
             req, error,
@@ -782,6 +1028,8 @@ const vs_route vs_api_collections_routes[] = {
     {"GET", "/v1/collections/{c}/vectors/{id}", get_vector, STORE, 0, NULL},
     {"DELETE", "/v1/collections/{c}/vectors/{id}", delete_vector, STORE, 0,
      NULL},
+    {"POST", "/v1/collections/{c}/delete", delete_batch,
+     STORE | VS_ROUTE_BODY, DELETE_BODY_MAX, NULL},
     {"POST", "/v1/collections/{c}/search", search,
      STORE | VS_ROUTE_BODY | VS_ROUTE_READS, SEARCH_BODY_MAX, NULL},
     {NULL, NULL, NULL, 0, 0, NULL},

@@ -8,6 +8,11 @@
  * Ids from the path are checked against the id shape before anything else
  * (400), so no request can name a file outside the catalog.
  *
+ * DELETE refuses a snapshot others depend on (the parent or base of an
+ * incremental one) with 409 naming them; ?cascade=true deletes them first
+ * (ops.h, vs_ops_delete_cascade) and answers with the ids deleted.
+
+ *
  * Downloads are served from the file with sendfile (vs_reply_file).  The
  * ETag is the manifest's SHA-256, which names the content exactly.  A data
  * file whose size differs from its manifest's is not served (422): the
@@ -137,20 +142,39 @@ static int get_snapshot(vs_req *req)
     return j ? vs_reply_json(req, 200, j) : vs_error_oom();
 }
 
+/* 204; with ?cascade=true (the snapshots that depend on it go first),
+ * 200 {"deleted": [ids, newest first]}. */
 static int delete_snapshot(vs_req *req)
 {
     const char *id = NULL;
     vs_ops *ops = vs_api_app_of(req)->ops;
+    bool cascade = false;
+    char (*gone)[VS_SNAPSHOT_ID_LEN + 1] = NULL;
+    size_t ngone = 0;
     int error = id_param(&id, req);
+    if (!error)
+        error = vs_api_query_bool(&cascade, req, "cascade");
     if (!error && !ops)
         error = vs_error_set(VS_EIO, "the server is not ready");
     if (!error)
-        error = vs_ops_delete(ops, id);
+        error = vs_ops_delete_cascade(&gone, &ngone, ops, id, cascade);
+    json_t *list = error || !cascade ? NULL : json_array();
+    for (size_t i = 0; list && i < ngone; i++)
+        if (json_array_append_new(list, json_string(gone[i])) < 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    free(gone);
     if (error < 0)
         return error;
-    vs_log(VS_LOG_INFO, "req %s: snapshot %s deleted", vs_req_id(req), id);
-    return vs_reply_empty(req, 204);
+    vs_log(VS_LOG_INFO, "req %s: snapshot %s deleted%s", vs_req_id(req), id,
+           ngone > 1 ? " with the snapshots that depended on it" : "");
+    if (!cascade)
+        return vs_reply_empty(req, 204);
+    return list ? vs_reply_json(req, 200, json_pack("{s:o}", "deleted", list))
+                : vs_error_oom();
 }
+
 
 /* ---- download ----------------------------------------------------------- */
 

@@ -14,6 +14,7 @@
 #include "autosave.h"
 #include "log.h"
 #include "manifest.h"
+#include "retention.h"
 
 struct vs_autosave {
     vs_ops *ops;
@@ -25,6 +26,9 @@ struct vs_autosave {
     bool stop;
     uint64_t interval_s, after_changes;
     uint64_t keep; /* auto-saves kept (0: all) */
+    bool incremental;
+    uint64_t full_every; /* with incremental: every Nth save full */
+    vs_remote *remote;   /* upload each save there (NULL: no) */
     int64_t started_ms; /* the clock's origin before any save */
     uint64_t saves;     /* autosaves that succeeded */
     char last_error[256];
@@ -38,42 +42,62 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static bool is_autosave(const vs_snapshot *s)
+{
+    return strcmp(s->name, "autosave") == 0 && strcmp(s->origin, "save") == 0;
+}
+
 /* Keep the newest `keep` auto-saves: older snapshots named "autosave"
- * go, never CURRENT and never a snapshot someone named.  A failure here is
- * logged; the save itself succeeded. */
+ * go, never CURRENT, never a snapshot someone named, never one a kept
+ * snapshot depends on (the retention plan with keep_last over the
+ * auto-saves only).  A failure here is logged; the save itself
+ * succeeded. */
 static void prune(vs_autosave *a)
 {
+    static const vs_retention_scope scope = {is_autosave, "not an auto-save"};
     pthread_mutex_lock(&a->mu);
-    uint64_t keep = a->keep;
+    vs_retention_policy pol = {a->keep, 0, 0, 0};
     pthread_mutex_unlock(&a->mu);
-    vs_snapshot *list = NULL;
-    size_t n = 0, autosaves = 0;
-    if (keep == 0)
+    if (pol.keep_last == 0)
         return;
-    if (vs_catalog_list(&list, &n, a->ops->catalog) < 0) {
-        vs_log(VS_LOG_WARN, "auto-save: cannot list snapshots to prune: %s",
+    vs_retention_result r;
+    if (vs_retention_apply_local(&r, a->ops, &pol, &scope, false, true) < 0) {
+        vs_log(VS_LOG_WARN, "auto-save: cannot prune: %s", vs_error_last());
+        vs_error_clear();
+        return;
+    }
+    if (r.deleted > 0)
+        vs_log(VS_LOG_INFO, "auto-save: pruned %zu (keeping %llu)", r.deleted,
+               (unsigned long long)pol.keep_last);
+    vs_retention_result_dispose(&r);
+}
+
+/* Upload a fresh auto-save.  A failure is logged and remembered
+ * (last_error) but does not fail the save: the snapshot is on disk. */
+static void upload(vs_autosave *a, const vs_snapshot *snap, json_t *result,
+                   vs_job *job)
+{
+    vs_snapshot remote;
+    memset(&remote, 0, sizeof(remote));
+    int error = vs_ops_pin(a->ops, snap->id, "upload");
+    if (error == 0) {
+        error = vs_remote_upload(&remote, a->remote, a->ops->catalog,
+                                 snap->id, vs_job_progress_cb, job);
+        vs_ops_unpin(a->ops, snap->id);
+    }
+    if (error < 0) {
+        vs_log(VS_LOG_ERROR, "auto-save: upload of %s failed: %s", snap->id,
                vs_error_last());
+        pthread_mutex_lock(&a->mu);
+        snprintf(a->last_error, sizeof(a->last_error), "upload: %s",
+                 vs_error_last());
+        pthread_mutex_unlock(&a->mu);
         return;
     }
-    for (size_t i = n; i-- > 0;) { /* newest first */
-        if (strcmp(list[i].name, "autosave") != 0 ||
-            strcmp(list[i].origin, "save") != 0)
-            continue;
-        if (++autosaves <= keep)
-            continue;
-        int error = vs_ops_delete(a->ops, list[i].id);
-        if (error == VS_EBUSY)
-            vs_error_clear(); /* CURRENT stays */
-        else if (error < 0)
-            vs_log(VS_LOG_WARN, "auto-save: cannot prune %s: %s", list[i].id,
-                   vs_error_last());
-        else
-            vs_log(VS_LOG_INFO, "auto-save: pruned %s (keeping %llu)",
-                   list[i].id, (unsigned long long)keep);
-    }
-    for (size_t i = 0; i < n; i++)
-        vs_snapshot_dispose(&list[i]);
-    free(list);
+    vs_log(VS_LOG_INFO, "auto-save: uploaded %s", snap->id);
+    if (result)
+        json_object_set_new(result, "remote", vs_snapshot_to_json(&remote));
+    vs_snapshot_dispose(&remote);
 }
 
 static int save_job(vs_job *job, void *payload)
@@ -81,7 +105,18 @@ static int save_job(vs_job *job, void *payload)
     vs_autosave *a = payload;
     vs_snapshot snap;
     memset(&snap, 0, sizeof(snap));
-    int error = vs_ops_snapshot(&snap, a->ops, &a->rq, vs_job_progress_cb, job);
+    pthread_mutex_lock(&a->mu);
+    bool incremental = a->incremental && a->full_every != 1;
+    unsigned links = a->full_every > 1
+                         ? (unsigned)(a->full_every > 1000 ? 999
+                                                           : a->full_every - 1)
+                         : 0;
+    pthread_mutex_unlock(&a->mu);
+    int error =
+        incremental
+            ? vs_ops_snapshot_incremental(&snap, a->ops, &a->rq, links,
+                                          vs_job_progress_cb, job)
+            : vs_ops_snapshot(&snap, a->ops, &a->rq, vs_job_progress_cb, job);
     pthread_mutex_lock(&a->mu);
     if (error < 0) {
         snprintf(a->last_error, sizeof(a->last_error), "%s", vs_error_last());
@@ -98,8 +133,11 @@ static int save_job(vs_job *job, void *payload)
            snap.id, (unsigned long long)snap.records,
            (unsigned long long)snap.bytes);
     prune(a);
-    vs_job_set_result(job, json_pack("{s:o}", "snapshot",
-                                     vs_snapshot_to_json(&snap)));
+    json_t *result =
+        json_pack("{s:o}", "snapshot", vs_snapshot_to_json(&snap));
+    if (a->remote)
+        upload(a, &snap, result, job);
+    vs_job_set_result(job, result);
     vs_snapshot_dispose(&snap);
     return 0;
 }
@@ -184,6 +222,16 @@ int vs_autosave_start(vs_autosave **out, vs_ops *ops, vs_jobs *jobs,
     return 0;
 }
 
+void vs_autosave_configure(vs_autosave *a, bool incremental,
+                           uint64_t full_every, vs_remote *remote)
+{
+    pthread_mutex_lock(&a->mu);
+    a->incremental = incremental;
+    a->full_every = full_every;
+    a->remote = remote;
+    pthread_mutex_unlock(&a->mu);
+}
+
 void vs_autosave_stop(vs_autosave *a)
 {
     if (!a)
@@ -232,7 +280,8 @@ json_t *vs_autosave_json(vs_autosave *a)
     const vs_codec_info *ci = vs_codec_info_of(a->rq.codec);
     pthread_mutex_lock(&a->mu);
     json_t *j = json_pack(
-        "{s:I,s:I,s:I,s:b,s:I,s:o,s:o,s:s,s:s,s:I}", "interval_s",
+        "{s:I,s:I,s:I,s:b,s:I,s:o,s:o,s:s,s:s,s:I,s:b,s:I,s:b}",
+        "interval_s",
         (json_int_t)a->interval_s, "after_changes",
         (json_int_t)a->after_changes, "keep", (json_int_t)a->keep, "enabled",
         a->interval_s > 0, "changes",
@@ -240,7 +289,8 @@ json_t *vs_autosave_json(vs_autosave *a)
         has_last ? json_string(when) : json_null(), "last_error",
         a->last_error[0] ? json_string(a->last_error) : json_null(), "format",
         vs_format_name(a->rq.format), "compression", ci ? ci->name : "none",
-        "saves", (json_int_t)a->saves);
+        "saves", (json_int_t)a->saves, "incremental", a->incremental,
+        "full_every", (json_int_t)a->full_every, "upload", a->remote != NULL);
     pthread_mutex_unlock(&a->mu);
     return j;
 }

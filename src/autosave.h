@@ -9,8 +9,11 @@
  * remembered (last_error) and retried at the next interval.
  *
  * Pruning: after each auto-save, snapshots named "autosave" beyond the
- * newest `keep` are deleted (0 keeps all).  CURRENT and snapshots anyone
- * named otherwise are never pruned here.
+ * newest `keep` are deleted (0 keeps all).  CURRENT, snapshots anyone
+ * named otherwise, snapshots in use and anything a kept snapshot depends
+ * on are never pruned here: it is the retention plan (retention.h) with
+ * keep_last `keep` over the auto-saves alone.  The configured retention
+ * policy, applied after every snapshot, comes on top.
  *
  * A thread of its own checks once a second (and at once after a change of
  * settings).
@@ -24,6 +27,7 @@
 
 #include "job.h"
 #include "ops.h"
+#include "remote.h"
 
 #define VS_AUTOSAVE_INTERVAL_MAX (366ull * 24 * 3600)
 
@@ -35,6 +39,14 @@ typedef struct vs_autosave vs_autosave;
 int vs_autosave_start(vs_autosave **out, vs_ops *ops, vs_jobs *jobs,
                       const vs_ops_snapshot_req *rq, uint64_t interval_s,
                       uint64_t after_changes, uint64_t keep) VS_WARN_UNUSED;
+/* How each auto-save is made: incremental (a link of CURRENT's chain,
+ * with every `full_every`th save full: vs_ops_snapshot_incremental's
+ * max_links = full_every - 1; 0 or 1: always full), and whether it is then
+ * uploaded to `remote` (NULL: not).  Call before the first save; `remote`
+ * is borrowed and must outlive the autosave. */
+void vs_autosave_configure(vs_autosave *a, bool incremental,
+                           uint64_t full_every, vs_remote *remote);
+
 /* Stop the thread (a save job already submitted runs on in the jobs
  * table), free.  NULL is a no-op. */
 void vs_autosave_stop(vs_autosave *a);

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jsonv.h"
+
 enum key_type {
     K_ADDR,
     K_PORT,
@@ -37,7 +39,8 @@ enum key_type {
     K_KEYHEX,  /* 64 hex digits or "", never echoed */
     K_PARTS,   /* 1 .. 16 */
     K_TIMEOUT, /* 1 .. 3600 */
-    K_BYTES0   /* 0, or K_BYTES */
+    K_BYTES0,  /* 0, or K_BYTES */
+    K_KEYTEXT  /* an object key prefix: UTF-8 without control characters */
 };
 
 typedef struct key_def {
@@ -109,7 +112,7 @@ static const key_def keys[] = {
      "remote storage: region (us-east-1)"},
     {"s3_bucket", K_TEXT, offsetof(vs_config, s3_bucket),
      "remote storage: bucket (none)"},
-    {"s3_prefix", K_TEXT, offsetof(vs_config, s3_prefix),
+    {"s3_prefix", K_KEYTEXT, offsetof(vs_config, s3_prefix),
      "remote storage: key prefix, e.g. vecsnap/ (none)"},
     {"s3_path_style", K_BOOL, offsetof(vs_config, s3_path_style),
      "remote storage: path-style addressing instead of virtual-hosted "
@@ -264,6 +267,24 @@ static int check_text(const char *v, size_t size)
     for (size_t i = 0; i < n; i++)
         if (v[i] <= ' ' || v[i] > '~')
             return -1;
+    return 0;
+}
+
+/* UTF-8 without control characters, shorter than `size`; "" allowed. */
+static int check_keytext(const char *v, size_t size)
+{
+    const unsigned char *p = (const unsigned char *)v;
+    size_t n = strlen(v);
+    if (n >= size)
+        return -1;
+    for (size_t i = 0; i < n;) {
+        if (p[i] < 0x20 || p[i] == 0x7f)
+            return -1;
+        size_t len = p[i] < 0x80 ? 1 : vs_utf8_seq(p + i, n - i);
+        if (len == 0)
+            return -1;
+        i += len;
+    }
     return 0;
 }
 
@@ -450,6 +471,11 @@ static int set_key(vs_config *cfg, const key_def *k, const char *v,
     case K_TEXT:
     case K_SECRET:
         bad = check_text(v, field_size(k));
+        if (!bad)
+            memcpy(field, v, strlen(v) + 1);
+        break;
+    case K_KEYTEXT:
+        bad = check_keytext(v, field_size(k));
         if (!bad)
             memcpy(field, v, strlen(v) + 1);
         break;

@@ -2,11 +2,15 @@
  * fmt: the file level of the format layer.  Picks the format and codec
  * (detected from content on load), builds the stream chain
  *
- *   save:  format -> [async stage -> codec writer] -> SHA-256 stage -> file
- *          (fsync) -> rename
- *   load:  file -> SHA-256 stage -> [codec reader -> read-ahead] -> format
+ *   save:  format -> [async stage -> [codec writer] -> [encrypt]] ->
+ *          SHA-256 stage -> file (fsync) -> rename
+ *   load:  file -> SHA-256 stage -> [decrypt] -> [codec reader ->
+ *          read-ahead] -> format
  *
- * and reports the size and SHA-256 of the bytes as stored.  Files appear
+ * and reports the size and SHA-256 of the bytes as stored.  Encryption
+ * (crypt.h, with a key in the options) is the outermost layer: an encrypted
+ * file is recognised by its magic before any codec or format detection,
+ * and what is detected and reported then is the document inside.  Files appear
  * atomically (fsutil); loads build a new store and hand it over only when
  * everything was read and verified.
  *
@@ -23,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crypt.h"
 #include "fsutil.h"
 
 #define HEAD_MAX (64 * 1024)
@@ -198,6 +203,10 @@ static int check_save_options(int *level, const vs_save_options *opts)
                             vs_format_name(opts->format));
     if (!vs_codec_info_of(opts->codec) || opts->codec == VS_CODEC_AUTO)
         return vs_error_set(VS_EINVALID, "unknown compression");
+    if (opts->incremental && opts->format != VS_FORMAT_BIN)
+        return vs_error_set(VS_EINVALID,
+                            "incremental documents are binary, not %s",
+                            vs_format_name(opts->format));
     return vs_codec_check_level(level, opts->codec, opts->level);
 }
 
@@ -260,23 +269,33 @@ static int save_sqlite_via_tmp(vs_stream *out, vs_store *st,
     return error;
 }
 
-/* Write the document through the codec into `sink` (not finished here). */
+/* Write the document through the codec and the encryption (when asked)
+ * into `sink` (not finished here). */
 static int save_into(vs_stream *sink, vs_store *st,
                      const vs_save_options *opts, int level)
 {
-    vs_stream *codec = NULL, *async = NULL;
+    vs_stream *enc = NULL, *codec = NULL, *async = NULL;
     int error = 0;
     vs_stream *top = sink;
+    if (opts->key) {
+        /* The outermost layer: it seals what the codec wrote. */
+        error = vs_crypt_writer(&enc, top, opts->key);
+        if (error < 0)
+            goto done;
+        top = enc;
+    }
     if (opts->codec != VS_CODEC_NONE) {
-        /* The codec (and everything below it) runs on a thread of its own,
+        error = vs_codec_writer_new(&codec, top, opts->codec, level);
+        if (error < 0)
+            goto done;
+        top = codec;
+    }
+    if (top != sink) {
+        /* The codec and the encryption run on a thread of their own,
          * overlapping the format's encoding on the other core. */
-        error = vs_codec_writer_new(&codec, sink, opts->codec, level);
-        if (error == 0)
-            error = vs_stream_async_new(&async, codec);
-        if (error < 0) {
-            vs_stream_free(codec);
-            return error;
-        }
+        error = vs_stream_async_new(&async, top);
+        if (error < 0)
+            goto done;
         top = async;
     }
     switch (opts->format) {
@@ -294,8 +313,12 @@ static int save_into(vs_stream *sink, vs_store *st,
         error = vs_stream_finish(async);
     if (error == 0 && codec)
         error = vs_stream_finish(codec);
+    if (error == 0 && enc)
+        error = vs_stream_finish(enc);
+done:
     vs_stream_free(async);
     vs_stream_free(codec);
+    vs_stream_free(enc);
     return error;
 }
 
@@ -311,6 +334,7 @@ static void fill_save_info(vs_file_info *info, uint64_t bytes,
     info->bytes = bytes;
     memcpy(info->sha256, digest, VS_SHA256_LEN);
     info->content_verified = true;
+    info->encrypted = opts->key != NULL;
     info->seq = vs_store_seq(st);
     vs_collection **list = NULL;
     size_t n = 0;
@@ -320,6 +344,11 @@ static void fill_save_info(vs_file_info *info, uint64_t bytes,
             info->records += vs_collection_count(list[i]);
     }
     free(list);
+    if (opts->incremental) {
+        info->incremental = true;
+        info->since_seq = opts->since_seq;
+        vs_fmt__changes(&info->changed, &info->deleted, st, opts->since_seq);
+    }
 }
 
 static int save_info_from_hash(vs_file_info *info, vs_stream *hash,
@@ -385,7 +414,8 @@ int vs_fmt_save_file(vs_file_info *info, const char *path, vs_store *st,
     error = vs_atomic_open(&af, path);
     if (error < 0)
         return error;
-    if (opts->format == VS_FORMAT_SQLITE && opts->codec == VS_CODEC_NONE)
+    if (opts->format == VS_FORMAT_SQLITE && opts->codec == VS_CODEC_NONE &&
+        !opts->key)
         return save_sqlite_file(info, af, st, opts);
 
     vs_stream *file = NULL, *hash = NULL;
@@ -465,10 +495,24 @@ static int read_head(uint8_t *head, size_t *n, vs_stream *in)
     return 0;
 }
 
+/* Changes are applied from binary documents only. */
+static int check_apply(vs_format_id format, const vs_load_options *opts)
+{
+    if (opts->apply_to && format != VS_FORMAT_BIN)
+        return vs_error_set(VS_EINVALID,
+                            "a %s document, not the incremental binary "
+                            "changes this snapshot needs",
+                            vs_format_name(format));
+    return 0;
+}
+
 static int dispatch(vs_store **out, vs_file_info *info, vs_stream *in,
                     vs_format_id format, uint64_t size_hint,
                     const vs_load_options *opts)
 {
+    int error = check_apply(format, opts);
+    if (error < 0)
+        return error;
     switch (format) {
     case VS_FORMAT_BIN:
         return vs_fmt_bin_load(out, info, in, size_hint, opts);
@@ -542,23 +586,53 @@ static int fill_load_info(vs_file_info *info, vs_stream *hash,
     return vs_stream_hash_peek(hash, info->sha256);
 }
 
-/* Everything a stored file is read through must be consumed: trailing bytes
- * after a compressed stream are caught by the codec, after a plain document
- * by the format. */
-int vs_fmt_load_stream(vs_store **out, vs_file_info *info, vs_stream *in,
-                       const vs_load_options *opts)
+/* When the stored bytes are encrypted (head[0..*n) starts with the magic),
+ * put a decrypting stage over `raw` (which replays those bytes) and read the
+ * first bytes of the plaintext into `head` instead.  *top: the stream the
+ * document is decoded from.  Decryption runs ahead on a thread of its own.
+ * The stages made go to layers[0..3) (the caller frees them top-down). */
+static int decrypt_layer(vs_stream **top, vs_stream *layers[3],
+                         uint8_t *head, size_t *n, vs_stream *raw,
+                         const vs_load_options *opts)
 {
-    vs_file_info local;
-    if (!info)
-        info = &local;
-    memset(info, 0, sizeof(*info));
-    *out = NULL;
-    vs_stream *hash = NULL, *pre = NULL;
+    *top = raw;
+    if (!vs_crypt_detect(head, *n))
+        return 0;
+    if (!opts->key)
+        return vs_error_set(VS_EKEY,
+                            "the file is encrypted and no key is configured "
+                            "(encryption_key_file or "
+                            "VECSNAP_ENCRYPTION_KEY)");
+    int error = vs_crypt_reader(&layers[0], raw, opts->key);
+    if (error == 0)
+        error = vs_stream_async_reader_new(&layers[1], layers[0]);
+    if (error == 0)
+        error = read_head(head, n, layers[1]);
+    if (error == 0)
+        error = vs_stream_prefixed_new(&layers[2], head, *n, layers[1]);
+    if (error == 0)
+        *top = layers[2];
+    return error;
+}
+
+/* Load what `in` yields (its size, when known, in `size_hint`).
+ * Everything a stored file is read through must be consumed: trailing bytes
+ * after an encrypted container are caught by the decrypting stage, after a
+ * compressed stream by the codec, after a plain document by the format. */
+static int load_any(vs_store **out, vs_file_info *info, vs_stream *in,
+                    uint64_t size_hint, const vs_load_options *opts)
+{
+    vs_stream *hash = NULL, *pre = NULL, *top = NULL;
+    vs_stream *layers[3] = {NULL, NULL, NULL};
     uint8_t *head = malloc(HEAD_MAX);
     size_t n = 0;
     int error = head ? vs_stream_hash_new(&hash, in, true) : vs_error_oom();
     if (error == 0)
         error = read_head(head, &n, hash);
+    if (error == 0)
+        error = vs_stream_prefixed_new(&pre, head, n, hash);
+    if (error == 0)
+        error = decrypt_layer(&top, layers, head, &n, pre, opts);
     vs_format_id format = opts->format;
     vs_codec_id codec = opts->codec;
     if (error == 0 && (format == VS_FORMAT_AUTO || codec == VS_CODEC_AUTO)) {
@@ -571,19 +645,32 @@ int vs_fmt_load_stream(vs_store **out, vs_file_info *info, vs_stream *in,
             format = f;
     }
     if (error == 0)
-        error = vs_stream_prefixed_new(&pre, head, n, hash);
-    if (error == 0)
-        error = load_decoded(out, info, pre, codec, format, 0, opts);
+        error = load_decoded(out, info, top, codec, format, size_hint, opts);
     if (error == 0)
         error = fill_load_info(info, hash, codec);
+    if (error == 0)
+        info->encrypted = top != pre;
     if (error < 0) {
         vs_store_free(*out);
         *out = NULL;
     }
+    for (size_t i = 3; i-- > 0;)
+        vs_stream_free(layers[i]);
     vs_stream_free(pre);
     vs_stream_free(hash);
     free(head);
     return error;
+}
+
+int vs_fmt_load_stream(vs_store **out, vs_file_info *info, vs_stream *in,
+                       const vs_load_options *opts)
+{
+    vs_file_info local;
+    if (!info)
+        info = &local;
+    memset(info, 0, sizeof(*info));
+    *out = NULL;
+    return load_any(out, info, in, 0, opts);
 }
 
 /* Read the first bytes of a file with a separate descriptor. */
@@ -610,6 +697,34 @@ static int peek_file(uint8_t *head, size_t *n, uint64_t *size,
     return error;
 }
 
+/* An encrypted file is decrypted as a stream (an sqlite document inside is
+ * staged in a temporary file).  The name without ".enc" hints at the codec
+ * inside. */
+static int load_encrypted_file(vs_store **out, vs_file_info *info,
+                               const char *path, uint64_t size,
+                               const vs_load_options *opts)
+{
+    vs_load_options o = *opts;
+    vs_stream *file = NULL;
+    char *hint = NULL;
+    int error = 0;
+    if (!o.name_hint)
+        o.name_hint = path;
+    if (vs_fs_has_suffix(o.name_hint, VS_CRYPT_SUFFIX)) {
+        hint = strndup(o.name_hint,
+                       strlen(o.name_hint) - strlen(VS_CRYPT_SUFFIX));
+        if (!hint)
+            return vs_error_oom();
+        o.name_hint = hint;
+    }
+    error = vs_stream_file_reader_new(&file, path);
+    if (error == 0)
+        error = load_any(out, info, file, size, &o);
+    vs_stream_free(file);
+    free(hint);
+    return error;
+}
+
 int vs_fmt_load_file(vs_store **out, vs_file_info *info, const char *path,
                      const vs_load_options *opts)
 {
@@ -626,6 +741,10 @@ int vs_fmt_load_file(vs_store **out, vs_file_info *info, const char *path,
     vs_format_id format = opts->format;
     vs_codec_id codec = opts->codec;
     int error = peek_file(head, &n, &size, path);
+    if (error == 0 && vs_crypt_detect(head, n)) {
+        free(head);
+        return load_encrypted_file(out, info, path, size, opts);
+    }
     if (error == 0 && (format == VS_FORMAT_AUTO || codec == VS_CODEC_AUTO)) {
         vs_format_id f;
         vs_codec_id c;
@@ -637,6 +756,8 @@ int vs_fmt_load_file(vs_store **out, vs_file_info *info, const char *path,
             format = f;
     }
     free(head);
+    if (error == 0 && format != VS_FORMAT_AUTO)
+        error = check_apply(format, opts);
     if (error < 0)
         return error;
 

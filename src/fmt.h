@@ -6,8 +6,10 @@
  *
  * Loading always builds a NEW store and hands it over only when the whole
  * input was read and verified: a failed load never leaves a half-loaded
- * store.  Every length and count read from input is checked against a cap
- * before it is trusted.
+ * store.  (The one exception is applying an incremental binary document to
+ * a store the caller names, vs_load_options.apply_to: the caller rebuilds
+ * that store privately and discards it on failure.)  Every length and
+ * count read from input is checked against a cap before it is trusted.
  *
  * Layers: per-format functions (fmt_bin.c, fmt_json.c + fmt_json_read.c,
  * fmt_sqlite.c, fmt_ruvector.c) work on streams (sqlite on paths); fmt.c adds
@@ -54,8 +56,10 @@ typedef struct vs_save_options {
     const char *tmpdir;
     vs_progress_fn progress;
     void *payload;
-    /* Incremental (binary only): write only the records and tombstones
-     * with seq > since_seq, and which collections exist (see FORMAT.md). */
+    /* Incremental (binary only, the whole store): write which collections
+     * exist, and what changed since seq `since_seq`: the records and
+     * tombstones with a seq above it, and whole the collections created
+     * after it (docs/FORMAT.md, "Incremental documents"). */
     bool incremental;
     uint64_t since_seq;
     /* A 32-byte AES-256 key: the stored file is encrypted (crypt.h), the
@@ -82,12 +86,23 @@ typedef struct vs_load_options {
     /* The 32-byte key that decrypts an encrypted file (detected by its
      * magic).  NULL: an encrypted file is refused with VS_EKEY, as is a wrong key. */
     const uint8_t *key;
+    /* Incremental documents.  NULL: one is refused (VS_EINVALID), since
+     * only its snapshot chain makes a store of it.  Set: the document's
+     * changes are applied to this store (its parent's state) instead of a
+     * new store being built; *out stays NULL, and on failure `apply_to` is
+     * left half-changed (the caller discards it).  A full document is then
+     * refused. */
+    vs_store *apply_to;
+    /* With apply_to NULL: read an incremental document as a new store of
+     * its changes alone (the collections it lists holding the records it
+     * carries; its deletions only counted), for inspecting one file. */
+    bool delta;
 } vs_load_options;
 
 #define VS_LOAD_OPTIONS_VERSION 1
 #define VS_LOAD_OPTIONS_INIT                                                  \
     {VS_LOAD_OPTIONS_VERSION, VS_FORMAT_AUTO, VS_CODEC_AUTO, NULL, 0, NULL,   \
-     NULL, NULL, NULL}
+     NULL, NULL, NULL, NULL, false}
 
 /* What a save wrote or a load read. */
 typedef struct vs_file_info {
@@ -102,6 +117,14 @@ typedef struct vs_file_info {
     uint64_t seq;     /* the store's sequence number saved in the file */
     uint64_t records; /* records across all collections */
     uint32_t ncollections;
+    /* An incremental document: the changes since seq `since_seq` (records
+     * and ncollections are then those of the state it leads to, or of the
+     * changes alone when loaded with `delta`). */
+    bool incremental;
+    uint64_t since_seq;
+    uint64_t changed; /* records it carries */
+    uint64_t deleted; /* deletions it carries */
+    bool encrypted;   /* the file as stored is encrypted */
 } vs_file_info;
 
 /* ---- file level (fmt.c) ---- */
@@ -129,7 +152,9 @@ int vs_fmt_detect(vs_format_id *format, vs_codec_id *codec,
 /* Binary: fmt_bin.c, specified in docs/FORMAT.md.  `shuffle` stores vector
  * blocks as byte planes (chosen by fmt.c when a codec is on).  When `out` is
  * a hash stage (vs_stream_is_hash), its running digest is used for the
- * trailer instead of hashing twice. */
+ * trailer instead of hashing twice.  opts->incremental writes an
+ * incremental document: its cost follows the size of the change (plus one
+ * scan of the seq array), not of the store. */
 int vs_fmt_bin_save(vs_stream *out, vs_store *st, const vs_save_options *opts,
                     bool shuffle) VS_WARN_UNUSED;
 /* Reads one binary document from `in` (positioned just after nothing: the
@@ -172,6 +197,11 @@ int vs_fmt__json_load_shape(vs_store **out, vs_file_info *info,
 /* Metric and version fields of ruvector-extensions files (VS_ECORRUPT). */
 int vs_fmt__ruvector_metric(vs_metric *out, const char *name, size_t len);
 int vs_fmt__ruvector_version(const char *text, size_t len);
+
+/* Shared by fmt.c and fmt_bin.c: what an incremental save of `st` since
+ * seq `since` carries (records and deletions). */
+void vs_fmt__changes(uint64_t *records, uint64_t *deleted, vs_store *st,
+                     uint64_t since);
 
 /* Shared: call opts' progress every so often; VS_ECANCELLED when it asks. */
 int vs_fmt__progress(vs_progress_fn fn, void *payload, uint64_t done,

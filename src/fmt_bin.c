@@ -16,6 +16,15 @@
  * and the input must end right after it.  It builds a new store and frees it
  * on any failure.
  *
+ * Incremental documents (the INCREMENTAL flag) carry what changed since a
+ * seq: every collection that exists (CHANGES), for each the deletions
+ * (DELETE blocks) and the records written since; a collection created
+ * since is carried whole.  The writer finds the changes with one scan of
+ * each collection's seq array and gathers the changed records' vectors
+ * block by block, so its cost follows the change.  The reader applies them
+ * to the store the caller names (vs_load_options.apply_to), checking
+ * each collection's record count afterwards against the document's.
+ *
  * The caller holds the store's read lock across a save (the store functions
  * do not lock).
  */
@@ -34,14 +43,20 @@ _Static_assert(sizeof(float) == 4, "float must be IEEE 754 binary32");
 
 #define BIN_VERSION 1
 #define BIN_HEADER_LEN 32
+#define BIN_INCR_LEN 16 /* since_seq and ndeletes, incremental only */
 #define BIN_FLAG_SHUFFLE 0x0001u
-#define BIN_FLAGS_KNOWN BIN_FLAG_SHUFFLE
+#define BIN_FLAG_INCREMENTAL 0x8000u
+
+#define BIN_FLAGS_KNOWN (BIN_FLAG_SHUFFLE | BIN_FLAG_INCREMENTAL)
+#define CHANGES_RESET 0x01 /* CHANGES flag: created since, carried whole */
 
 /* Opcodes are fixed forever; a retired number is never reused. */
 enum {
     OP_COLLECTION = 0x01,
     OP_RECORDS = 0x02,
     OP_END_COLLECTION = 0x03,
+    OP_DELETE = 0x04,  /* incremental documents only */
+    OP_CHANGES = 0x06, /* incremental documents only */
     OP_EOF = 0xff
 };
 
@@ -150,53 +165,76 @@ typedef struct saver {
     vs_buf text; /* block head + id/metadata section */
     uint8_t *planes;
     size_t planes_alloc;
+    float *gather; /* vectors of scattered records, one block */
+    size_t gather_alloc;
+    uint32_t *slots; /* the changed records of a collection */
+    size_t slots_alloc;
     const vs_save_options *opts;
     uint64_t done, total;
+    uint64_t since, ndeletes; /* incremental */
 } saver;
 
 static int write_header(saver *sv, vs_store *st, uint32_t ncols)
 {
-    uint8_t h[BIN_HEADER_LEN];
+    uint8_t h[BIN_HEADER_LEN + BIN_INCR_LEN];
+    bool incr = sv->opts->incremental;
     memcpy(h, bin_magic, sizeof(bin_magic));
     put_le(h + 8, BIN_VERSION, 2);
-    put_le(h + 10, sv->shuffle ? BIN_FLAG_SHUFFLE : 0, 2);
+    put_le(h + 10,
+           (sv->shuffle ? BIN_FLAG_SHUFFLE : 0) |
+               (incr ? BIN_FLAG_INCREMENTAL : 0),
+           2);
     put_le(h + 12, vs_store_seq(st), 8);
     put_le(h + 20, ncols, 4);
     put_le(h + 24, sv->total, 8);
-    return vs_stream_write(sv->w, h, sizeof(h));
+    put_le(h + 32, sv->since, 8);
+    put_le(h + 40, sv->ndeletes, 8);
+    return vs_stream_write(sv->w, h, incr ? sizeof(h) : BIN_HEADER_LEN);
 }
 
-static int write_collection_head(saver *sv, const vs_collection *c)
+/* COLLECTION, or CHANGES when `ch` (incremental): name, dimension, metric,
+ * then the count (full), or flags, count, ndeletes and total (changes). */
+static int write_collection_head(saver *sv, const vs_collection *c,
+                                 const uint64_t *ch)
 {
     const char *name = vs_collection_name(c);
     size_t nlen = strlen(name);
-    uint8_t h[1 + 10 + VS_NAME_MAX + 4 + 1 + 8];
+    uint8_t h[1 + 10 + VS_NAME_MAX + 4 + 1 + 1 + 3 * 8];
     if (nlen == 0 || nlen > VS_NAME_MAX)
         return vs_error_set(VS_EINVALID, "bad collection name '%s'", name);
     size_t n = 0;
-    h[n++] = OP_COLLECTION;
+    h[n++] = ch ? OP_CHANGES : OP_COLLECTION;
     n += put_varint(h + n, nlen);
     memcpy(h + n, name, nlen);
     n += nlen;
     put_le(h + n, vs_collection_dimension(c), 4);
     n += 4;
     h[n++] = (uint8_t)vs_collection_metric(c);
-    put_le(h + n, vs_collection_count(c), 8);
+    if (ch)
+        h[n++] = (uint8_t)ch[0];
+    put_le(h + n, ch ? ch[1] : vs_collection_count(c), 8);
     n += 8;
+    for (int i = 2; ch && i < 4; i++, n += 8)
+        put_le(h + n, ch[i], 8);
     return vs_stream_write(sv->w, h, n);
 }
 
-/* How many records from `start` form the next block, and the size of its
- * id/metadata section. */
-static int plan_block(size_t *n_out, size_t *tlen_out, const vs_collection *c,
-                      size_t start)
+/* Slot of the i-th record to write: `slots` lists them, or NULL: all. */
+static size_t slot_at(const uint32_t *slots, size_t i)
 {
-    size_t count = vs_collection_count(c);
+    return slots ? slots[i] : i;
+}
+
+/* How many records from `start` (of `count`) form the next block, and the
+ * size of its id/metadata section. */
+static int plan_block(size_t *n_out, size_t *tlen_out, const vs_collection *c,
+                      const uint32_t *slots, size_t count, size_t start)
+{
     size_t cap = block_cap(vs_collection_dimension(c));
     size_t n = 0, tlen = 0;
     while (start + n < count && n < cap) {
         vs_record r;
-        vs_collection_slot(&r, c, start + n);
+        vs_collection_slot(&r, c, slot_at(slots, start + n));
         size_t ml = meta_len(&r);
         if (r.id_len == 0 || r.id_len > VS_ID_MAX || ml > VS_METADATA_MAX)
             return vs_error_set(VS_EINVALID,
@@ -215,8 +253,9 @@ static int plan_block(size_t *n_out, size_t *tlen_out, const vs_collection *c,
 }
 
 /* One RECORDS block: head and text in one write, vectors in another. */
-static int write_block(saver *sv, const vs_collection *c, size_t start,
-                       size_t n, size_t tlen)
+static int write_block(saver *sv, const vs_collection *c,
+                       const uint32_t *slots, size_t start, size_t n,
+                       size_t tlen)
 {
     uint32_t dim = vs_collection_dimension(c);
     vs_buf_reset(&sv->text);
@@ -230,14 +269,14 @@ static int write_block(saver *sv, const vs_collection *c, size_t start,
     len += put_varint(p + len, tlen);
     for (size_t i = 0; i < n; i++) {
         vs_record r;
-        vs_collection_slot(&r, c, start + i);
+        vs_collection_slot(&r, c, slot_at(slots, start + i));
         len += put_varint(p + len, r.id_len);
         memcpy(p + len, r.id, r.id_len);
         len += r.id_len;
     }
     for (size_t i = 0; i < n; i++) {
         vs_record r;
-        vs_collection_slot(&r, c, start + i);
+        vs_collection_slot(&r, c, slot_at(slots, start + i));
         size_t ml = meta_len(&r);
         len += put_varint(p + len, ml);
         if (ml)
@@ -249,8 +288,19 @@ static int write_block(saver *sv, const vs_collection *c, size_t start,
     if (error < 0)
         return error;
 
-    const float *vecs = vs_collection_vectors(c) + start * (size_t)dim;
     size_t nfloats = n * (size_t)dim;
+    const float *vecs = vs_collection_vectors(c) + start * (size_t)dim;
+    if (slots) { /* scattered records: gather their vectors */
+        error = grow((void **)&sv->gather, &sv->gather_alloc,
+                     nfloats * sizeof(float));
+        if (error < 0)
+            return error;
+        for (size_t i = 0; i < n; i++)
+            memcpy(sv->gather + i * (size_t)dim,
+                   vs_collection_vectors(c) + (size_t)slots[start + i] * dim,
+                   dim * sizeof(float));
+        vecs = sv->gather;
+    }
     if (!sv->shuffle)
         return vs_stream_write(sv->w, vecs, nfloats * sizeof(float));
     error =
@@ -261,24 +311,117 @@ static int write_block(saver *sv, const vs_collection *c, size_t start,
     return vs_stream_write(sv->w, sv->planes, nfloats * sizeof(float));
 }
 
-static int save_collection(saver *sv, const vs_collection *c)
+/* The records (`slots` of them, or all when NULL) in blocks. */
+static int write_records(saver *sv, const vs_collection *c,
+                         const uint32_t *slots, size_t count)
 {
-    int error = write_collection_head(sv, c);
-    size_t count = vs_collection_count(c);
+    int error = 0;
     for (size_t start = 0; error == 0 && start < count;) {
         size_t n = 0, tlen = 0;
-        error = plan_block(&n, &tlen, c, start);
+        error = plan_block(&n, &tlen, c, slots, count, start);
         if (error == 0)
-            error = write_block(sv, c, start, n, tlen);
+            error = write_block(sv, c, slots, start, n, tlen);
         start += n;
         sv->done += n;
         if (error == 0)
             error = vs_fmt__progress(sv->opts->progress, sv->opts->payload,
                                      sv->done, sv->total);
     }
+    return error;
+}
+
+static int save_collection(saver *sv, const vs_collection *c)
+{
+    int error = write_collection_head(sv, c, NULL);
+    if (error == 0)
+        error = write_records(sv, c, NULL, vs_collection_count(c));
     if (error == 0)
         error = vs_stream_write_u8(sv->w, OP_END_COLLECTION);
     return error;
+}
+
+/* DELETE blocks of the tombstones from index `first` on. */
+static int write_deletes(saver *sv, const vs_collection *c, size_t first)
+{
+    size_t end = vs_collection_ntombstones(c);
+    int error = 0;
+    while (error == 0 && first < end) {
+        size_t n = 0, tlen = 0;
+        while (first + n < end && n < BLOCK_RECORDS_MAX) {
+            const vs_tombstone *t = vs_collection_tombstone(c, first + n);
+            size_t need = varint_len(t->id_len) + t->id_len;
+            if (n > 0 && tlen + need > BLOCK_TEXT_MAX)
+                break;
+            tlen += need;
+            n++;
+        }
+        vs_buf_reset(&sv->text);
+        error = vs_buf_reserve(&sv->text, 1 + 10 + 10 + tlen);
+        if (error < 0)
+            break;
+        uint8_t *p = (uint8_t *)sv->text.ptr;
+        size_t len = 0;
+        p[len++] = OP_DELETE;
+        len += put_varint(p + len, n);
+        len += put_varint(p + len, tlen);
+        for (size_t i = 0; i < n; i++) {
+            const vs_tombstone *t = vs_collection_tombstone(c, first + i);
+            len += put_varint(p + len, t->id_len);
+            memcpy(p + len, t->id, t->id_len);
+            len += t->id_len;
+        }
+        error = vs_stream_write(sv->w, p, len);
+        first += n;
+    }
+    return error;
+}
+
+/* One collection of an incremental document: whole when it was created
+ * since, else its tombstones and the records stamped since. */
+static int save_changes(saver *sv, const vs_collection *c)
+{
+    size_t count = vs_collection_count(c), n = 0;
+    bool reset = vs_collection_created_seq(c) > sv->since;
+    size_t first = reset ? vs_collection_ntombstones(c)
+                         : vs_collection_tombstones_since(c, sv->since);
+    if (!reset) {
+        int error = grow((void **)&sv->slots, &sv->slots_alloc,
+                         (count ? count : 1) * sizeof(uint32_t));
+        if (error < 0)
+            return error;
+        /* room for every slot: only the pages the changes fill are
+         * touched */
+        for (size_t i = 0; i < count; i++)
+            if (vs_collection_slot_seq(c, i) > sv->since)
+                sv->slots[n++] = (uint32_t)i;
+    }
+    uint64_t ch[4] = {reset ? CHANGES_RESET : 0, reset ? count : n,
+                      vs_collection_ntombstones(c) - first, count};
+    int error = write_collection_head(sv, c, ch);
+    if (error == 0)
+        error = write_deletes(sv, c, first);
+    if (error == 0)
+        error = reset ? write_records(sv, c, NULL, count)
+                      : write_records(sv, c, sv->slots, n);
+    if (error == 0)
+        error = vs_stream_write_u8(sv->w, OP_END_COLLECTION);
+    return error;
+}
+
+void vs_fmt__changes(uint64_t *records, uint64_t *deleted, vs_store *st,
+                     uint64_t since)
+{
+    *records = *deleted = 0;
+    for (size_t i = 0; i < vs_store_ncollections(st); i++) {
+        const vs_collection *c = vs_store_at(st, i);
+        if (vs_collection_created_seq(c) > since) {
+            *records += vs_collection_count(c);
+            continue;
+        }
+        *records += vs_collection_count_since(c, since);
+        *deleted += vs_collection_ntombstones(c) -
+                    vs_collection_tombstones_since(c, since);
+    }
 }
 
 int vs_fmt_bin_save(vs_stream *out, vs_store *st, const vs_save_options *opts,
@@ -290,16 +433,34 @@ int vs_fmt_bin_save(vs_stream *out, vs_store *st, const vs_save_options *opts,
     vs_stream *own = NULL;
     saver sv = {.shuffle = shuffle, .text = VS_BUF_INIT(BLOCK_TEXT_MAX + 32)};
     sv.opts = opts ? opts : &defaults;
+    bool incr = sv.opts->incremental;
 
-    int error = vs_fmt__select(&cols, &ncols, st, sv.opts);
+    int error = 0;
+    if (incr && sv.opts->collections)
+        error = vs_error_set(VS_EINVALID, "an incremental document covers the "
+                                          "whole store, not chosen "
+                                          "collections");
+    if (error == 0 && incr && sv.opts->since_seq > vs_store_seq(st))
+        error = vs_error_set(VS_EINVALID,
+                             "incremental since seq %llu: the store is at "
+                             "seq %llu",
+                             (unsigned long long)sv.opts->since_seq,
+                             (unsigned long long)vs_store_seq(st));
+    if (error == 0)
+        error = vs_fmt__select(&cols, &ncols, st, sv.opts);
     if (error < 0)
         goto done;
     if (ncols > UINT32_MAX) {
         error = vs_error_set(VS_ETOOBIG, "too many collections");
         goto done;
     }
-    for (size_t i = 0; i < ncols; i++)
-        sv.total += vs_collection_count(cols[i]);
+    if (incr) {
+        sv.since = sv.opts->since_seq;
+        vs_fmt__changes(&sv.total, &sv.ndeletes, st, sv.since);
+    } else {
+        for (size_t i = 0; i < ncols; i++)
+            sv.total += vs_collection_count(cols[i]);
+    }
 
     /* Use the caller's digest only when it covers exactly this document. */
     if (vs_stream_is_hash(out) && vs_stream_bytes(out) == 0) {
@@ -313,7 +474,8 @@ int vs_fmt_bin_save(vs_stream *out, vs_store *st, const vs_save_options *opts,
 
     error = write_header(&sv, st, (uint32_t)ncols);
     for (size_t i = 0; error == 0 && i < ncols; i++)
-        error = save_collection(&sv, cols[i]);
+        error = incr ? save_changes(&sv, cols[i])
+                     : save_collection(&sv, cols[i]);
     if (error == 0)
         error = vs_stream_write_u8(sv.w, OP_EOF);
     uint8_t digest[VS_SHA256_LEN];
@@ -327,6 +489,8 @@ done:
     vs_stream_free(own);
     vs_buf_dispose(&sv.text);
     free(sv.planes);
+    free(sv.gather);
+    free(sv.slots);
     free(cols);
     return error;
 }
@@ -335,12 +499,19 @@ done:
 
 typedef struct loader {
     vs_stream *r; /* the hash stage everything is read through */
-    vs_store *st;
+    vs_store *st; /* built here, or the caller's (apply) */
     const vs_load_options *opts;
     uint64_t size_hint;
     bool shuffle;
     uint64_t seq, total;
     uint32_t ncols;
+    /* incremental documents */
+    bool incremental;
+    bool apply; /* st is opts->apply_to */
+    uint64_t since, ndeletes;
+    uint64_t del_declared, del_done;
+    char (*listed)[VS_NAME_MAX + 1]; /* collections seen, in order */
+    size_t listed_alloc;
     /* progress through the document */
     uint32_t cols_seen;
     uint64_t declared; /* sum of the record counts of collections seen */
@@ -348,6 +519,7 @@ typedef struct loader {
     /* the open collection */
     vs_collection *cur;
     uint64_t cur_count, cur_done;
+    uint64_t cur_del, cur_del_done, cur_total; /* CHANGES */
     /* scratch reused by every block */
     uint8_t *text;
     size_t text_alloc;
@@ -376,6 +548,32 @@ static int as_corrupt(int error, const char *what, uint64_t off)
                         (unsigned long long)off, msg);
 }
 
+/* The 16 bytes after an incremental header, and what the caller asked. */
+static int read_incremental_head(loader *ld)
+{
+    uint8_t h[BIN_INCR_LEN];
+    int error = vs_stream_read_exact(ld->r, h, sizeof(h));
+    if (error < 0)
+        return error;
+    ld->since = get_le(h, 8);
+    ld->ndeletes = get_le(h + 8, 8);
+    if (ld->since > ld->seq ||
+        (ld->since == ld->seq && (ld->total || ld->ndeletes)))
+        return vs_error_set(VS_ECORRUPT,
+                            "incremental document: changes since seq %llu "
+                            "cannot lead to seq %llu",
+                            (unsigned long long)ld->since,
+                            (unsigned long long)ld->seq);
+    if (!ld->opts || (!ld->opts->apply_to && !ld->opts->delta))
+        return vs_error_set(VS_EINVALID,
+                            "an incremental document (the changes from "
+                            "seq %llu to %llu): only its snapshot chain "
+                            "makes a store of it",
+                            (unsigned long long)ld->since,
+                            (unsigned long long)ld->seq);
+    return 0;
+}
+
 static int read_header(loader *ld)
 {
     uint8_t h[BIN_HEADER_LEN];
@@ -402,17 +600,28 @@ static int read_header(loader *ld)
         return vs_error_set(VS_EVERSION,
                             "unknown header flags 0x%04x at byte 10", flags);
     ld->shuffle = (flags & BIN_FLAG_SHUFFLE) != 0;
+    ld->incremental = (flags & BIN_FLAG_INCREMENTAL) != 0;
     ld->seq = get_le(h + 12, 8);
     ld->ncols = (uint32_t)get_le(h + 20, 4);
     ld->total = get_le(h + 24, 8);
+    if (ld->incremental)
+        return read_incremental_head(ld);
+    if (ld->apply)
+        return vs_error_set(VS_EINVALID,
+                            "a full document (seq %llu), not the changes "
+                            "this snapshot needs",
+                            (unsigned long long)ld->seq);
     return 0;
 }
 
-static int read_collection(loader *ld, uint64_t off)
+/* The fixed fields of a COLLECTION or CHANGES record: name, dimension,
+ * metric, then `nf` more bytes into f. */
+static int read_collection_fields(char name[VS_NAME_MAX + 1], uint64_t *dim,
+                                  uint8_t *metric, uint8_t *f, size_t nf,
+                                  loader *ld, uint64_t off)
 {
     uint64_t nlen;
-    char name[VS_NAME_MAX + 1];
-    uint8_t f[13];
+    uint8_t d[5];
     int error = vs_stream_read_varint(ld->r, &nlen);
     if (error < 0)
         return error;
@@ -424,29 +633,39 @@ static int read_collection(loader *ld, uint64_t off)
                             VS_NAME_MAX);
     error = vs_stream_read_exact(ld->r, name, (size_t)nlen);
     if (error == 0)
-        error = vs_stream_read_exact(ld->r, f, sizeof(f));
+        error = vs_stream_read_exact(ld->r, d, sizeof(d));
+    if (error == 0)
+        error = vs_stream_read_exact(ld->r, f, nf);
     if (error < 0)
         return error;
     name[nlen] = '\0';
     if (memchr(name, '\0', (size_t)nlen))
         return vs_error_set(VS_ECORRUPT, "collection at byte %llu: NUL in name",
                             (unsigned long long)off);
-    uint64_t dim = get_le(f, 4), metric = f[4], count = get_le(f + 5, 8);
-    if (dim == 0 || dim > VS_DIM_MAX)
+    *dim = get_le(d, 4);
+    *metric = d[4];
+    if (*dim == 0 || *dim > VS_DIM_MAX)
         return vs_error_set(VS_ECORRUPT,
                             "collection '%s' at byte %llu: dimension %llu "
                             "(1..%d allowed)",
                             name, (unsigned long long)off,
-                            (unsigned long long)dim, VS_DIM_MAX);
-    if (metric > VS_METRIC_DOT)
+                            (unsigned long long)*dim, VS_DIM_MAX);
+    if (*metric > VS_METRIC_DOT)
         return vs_error_set(VS_ECORRUPT,
                             "collection '%s' at byte %llu: unknown metric %u",
-                            name, (unsigned long long)off, (unsigned)metric);
+                            name, (unsigned long long)off, (unsigned)*metric);
     if (ld->cols_seen >= ld->ncols)
         return vs_error_set(VS_ECORRUPT,
                             "collection '%s' at byte %llu is more than the "
                             "header's %u",
                             name, (unsigned long long)off, ld->ncols);
+    return 0;
+}
+
+/* A record count against the header's and the input's size. */
+static int check_count(const loader *ld, const char *name, uint64_t count,
+                       uint64_t dim, uint64_t off)
+{
     uint64_t vbytes = dim * sizeof(float);
     if (count > COLLECTION_RECORDS_MAX || count > ld->total - ld->declared ||
         (ld->size_hint && count > ld->size_hint / vbytes))
@@ -456,28 +675,128 @@ static int read_collection(loader *ld, uint64_t off)
                             "allows",
                             name, (unsigned long long)off,
                             (unsigned long long)count);
+    return 0;
+}
 
+/* Create a collection to load `count` records into, room reserved as far
+ * as the input size allows. */
+static int open_new(loader *ld, const char *name, uint64_t dim,
+                    uint8_t metric, uint64_t count, uint64_t off)
+{
     vs_collection *c;
-    error = vs_store_create(&c, ld->st, name, (uint32_t)dim, (vs_metric)metric);
+    int error =
+        vs_store_create(&c, ld->st, name, (uint32_t)dim, (vs_metric)metric);
     if (error < 0)
         return as_corrupt(error, "collection", off);
+    uint64_t vbytes = dim * sizeof(float);
     uint64_t limit = ld->size_hint ? ld->size_hint : RESERVE_UNKNOWN_MAX;
     uint64_t reserve = count < limit / vbytes ? count : limit / vbytes;
     error = vs_collection_reserve(c, (size_t)reserve);
     if (error < 0)
         return error;
+    ld->cur = c;
+    return 0;
+}
+
+static int read_collection(loader *ld, uint64_t off)
+{
+    char name[VS_NAME_MAX + 1];
+    uint64_t dim;
+    uint8_t metric, f[8];
+    int error = read_collection_fields(name, &dim, &metric, f, sizeof(f), ld,
+                                       off);
+    if (error < 0)
+        return error;
+    uint64_t count = get_le(f, 8);
+    error = check_count(ld, name, count, dim, off);
+    if (error == 0)
+        error = open_new(ld, name, dim, metric, count, off);
+    if (error < 0)
+        return error;
     ld->cols_seen++;
     ld->declared += count;
-    ld->cur = c;
     ld->cur_count = count;
     ld->cur_done = 0;
+    return 0;
+}
+
+/* CHANGES: a collection of an incremental document.  Applying, it is
+ * found in the store (or made anew when reset); names come in ascending
+ * order, which also keeps them unique. */
+static int read_changes(loader *ld, uint64_t off)
+{
+    char name[VS_NAME_MAX + 1];
+    uint64_t dim;
+    uint8_t metric, f[25];
+    int error = read_collection_fields(name, &dim, &metric, f, sizeof(f), ld,
+                                       off);
+    if (error < 0)
+        return error;
+    uint64_t count = get_le(f + 1, 8), ndel = get_le(f + 9, 8);
+    uint64_t total = get_le(f + 17, 8);
+    bool reset = f[0] & CHANGES_RESET;
+    error = check_count(ld, name, count, dim, off);
+    if (error == 0 &&
+        ((f[0] & ~CHANGES_RESET) || ndel > ld->ndeletes - ld->del_declared ||
+         total > COLLECTION_RECORDS_MAX || count > total ||
+         (reset && (ndel || count != total || ld->seq == ld->since))))
+        error = vs_error_set(VS_ECORRUPT,
+                             "changes of collection '%s' at byte %llu: "
+                             "flags 0x%02x, %llu records, %llu deletions, "
+                             "%llu in all do not add up",
+                             name, (unsigned long long)off, f[0],
+                             (unsigned long long)count,
+                             (unsigned long long)ndel,
+                             (unsigned long long)total);
+    size_t k = ld->cols_seen;
+    if (error == 0 && k > 0 && strcmp(ld->listed[k - 1], name) >= 0)
+        error = vs_error_set(VS_ECORRUPT,
+                             "changes of collection '%s' at byte %llu come "
+                             "after those of '%s' (names must ascend)",
+                             name, (unsigned long long)off, ld->listed[k - 1]);
+    size_t want = (k + 1) * sizeof(*ld->listed);
+    if (error == 0 && want > ld->listed_alloc) /* doubling: many collections */
+        error = grow((void **)&ld->listed, &ld->listed_alloc,
+                     want > 2 * ld->listed_alloc ? want : 2 * ld->listed_alloc);
+
+    if (error < 0)
+        return error;
+    memcpy(ld->listed[k], name, sizeof(name));
+    vs_collection *c = ld->apply ? vs_store_find(ld->st, name) : NULL;
+    if (reset && c) {
+        error = vs_store_drop(ld->st, name);
+        c = NULL;
+    } else if (ld->apply && !reset &&
+               (!c || vs_collection_dimension(c) != dim ||
+                vs_collection_metric(c) != (vs_metric)metric)) {
+        error = vs_error_set(VS_ECORRUPT,
+                             "changes of collection '%s' at byte %llu: the "
+                             "state they apply to has %s",
+                             name, (unsigned long long)off,
+                             c ? "another dimension or metric"
+                               : "no such collection");
+    }
+    if (error == 0 && !c)
+        error = open_new(ld, name, dim, metric, count, off);
+    if (error < 0)
+        return error;
+    if (c)
+        ld->cur = c;
+    ld->cols_seen++;
+    ld->declared += count;
+    ld->del_declared += ndel;
+    ld->cur_count = count;
+    ld->cur_done = 0;
+    ld->cur_del = ndel;
+    ld->cur_del_done = 0;
+    ld->cur_total = total;
     return 0;
 }
 
 /* Parse n (length, bytes) entries of a block's text section; ids when
  * `ids`, metadata otherwise. */
 static int parse_entries(loader *ld, size_t n, size_t tlen, size_t *pos,
-                         bool ids, uint64_t off)
+                         bool ids, const char *block, uint64_t off)
 {
     size_t lo = ids ? 1 : 0, hi = ids ? VS_ID_MAX : VS_METADATA_MAX;
     for (size_t i = 0; i < n; i++) {
@@ -485,9 +804,9 @@ static int parse_entries(loader *ld, size_t n, size_t tlen, size_t *pos,
         if (!get_varint(&len, ld->text, tlen, pos) || len < lo || len > hi ||
             len > tlen - *pos)
             return vs_error_set(VS_ECORRUPT,
-                                "records block at byte %llu: bad %s length "
+                                "%s block at byte %llu: bad %s length "
                                 "for record %zu",
-                                (unsigned long long)off,
+                                block, (unsigned long long)off,
                                 ids ? "id" : "metadata", i);
         const char *p = len ? (const char *)ld->text + *pos : NULL;
         if (ids) {
@@ -500,6 +819,49 @@ static int parse_entries(loader *ld, size_t n, size_t tlen, size_t *pos,
         *pos += (size_t)len;
     }
     return 0;
+}
+
+/* The head of a RECORDS or DELETE block (n, then the text section read
+ * into ld->text and its ids parsed): n at most `cap` and `left`. */
+static int read_block_head(uint64_t *n_out, size_t *tlen_out, size_t *pos,
+                           loader *ld, size_t cap, uint64_t left,
+                           bool records, uint64_t off)
+{
+    const char *what = records ? "records" : "delete";
+    uint64_t n, tlen;
+    int error = vs_stream_read_varint(ld->r, &n);
+    if (error < 0)
+        return error;
+    if (n == 0 || n > cap || n > left)
+        return vs_error_set(VS_ECORRUPT,
+                            "%s block at byte %llu: %llu records (1..%zu "
+                            "allowed, %llu left in collection '%s')",
+                            what, (unsigned long long)off,
+                            (unsigned long long)n, cap,
+                            (unsigned long long)left,
+                            vs_collection_name(ld->cur));
+    error = vs_stream_read_varint(ld->r, &tlen);
+    if (error < 0)
+        return error;
+    if (tlen > BLOCK_TEXT_MAX)
+        return vs_error_set(VS_ECORRUPT,
+                            "%s block at byte %llu: text section of "
+                            "%llu bytes (at most %zu)",
+                            what, (unsigned long long)off,
+                            (unsigned long long)tlen, BLOCK_TEXT_MAX);
+    error = grow((void **)&ld->text, &ld->text_alloc, tlen ? tlen : 1);
+    if (error == 0)
+        error = grow((void **)&ld->recs, &ld->recs_alloc,
+                     (size_t)n * sizeof(vs_record));
+    if (error == 0)
+        error = vs_stream_read_exact(ld->r, ld->text, (size_t)tlen);
+    if (error < 0)
+        return error;
+    memset(ld->recs, 0, (size_t)n * sizeof(vs_record));
+    *pos = 0;
+    *n_out = n;
+    *tlen_out = (size_t)tlen;
+    return parse_entries(ld, (size_t)n, (size_t)tlen, pos, true, what, off);
 }
 
 static int read_vectors(loader *ld, size_t nfloats)
@@ -518,55 +880,39 @@ static int read_vectors(loader *ld, size_t nfloats)
     return error;
 }
 
+static int stray_bytes(size_t tlen, size_t pos, uint64_t off)
+{
+    if (pos == tlen)
+        return 0;
+    return vs_error_set(VS_ECORRUPT,
+                        "block at byte %llu: %llu stray bytes in the text "
+                        "section",
+                        (unsigned long long)off,
+                        (unsigned long long)(tlen - pos));
+}
+
 static int read_block(loader *ld, uint64_t off)
 {
     uint32_t dim = vs_collection_dimension(ld->cur);
-    size_t cap = block_cap(dim);
-    uint64_t n, tlen;
-    int error = vs_stream_read_varint(ld->r, &n);
-    if (error < 0)
-        return error;
-    if (n == 0 || n > cap || n > ld->cur_count - ld->cur_done)
-        return vs_error_set(VS_ECORRUPT,
-                            "records block at byte %llu: %llu records (1..%zu "
-                            "allowed, %llu left in collection '%s')",
-                            (unsigned long long)off, (unsigned long long)n, cap,
-                            (unsigned long long)(ld->cur_count - ld->cur_done),
-                            vs_collection_name(ld->cur));
-    error = vs_stream_read_varint(ld->r, &tlen);
-    if (error < 0)
-        return error;
-    if (tlen > BLOCK_TEXT_MAX)
-        return vs_error_set(VS_ECORRUPT,
-                            "records block at byte %llu: text section of "
-                            "%llu bytes (at most %zu)",
-                            (unsigned long long)off, (unsigned long long)tlen,
-                            BLOCK_TEXT_MAX);
-    error = grow((void **)&ld->text, &ld->text_alloc, tlen ? tlen : 1);
+    uint64_t n;
+    size_t tlen, pos;
+    int error = read_block_head(&n, &tlen, &pos, ld, block_cap(dim),
+                                ld->cur_count - ld->cur_done, true, off);
     if (error == 0)
-        error = grow((void **)&ld->recs, &ld->recs_alloc,
-                     (size_t)n * sizeof(vs_record));
+        error = parse_entries(ld, (size_t)n, tlen, &pos, false, "records",
+                              off);
     if (error == 0)
-        error = vs_stream_read_exact(ld->r, ld->text, (size_t)tlen);
-    if (error < 0)
-        return error;
-    size_t pos = 0;
-    error = parse_entries(ld, (size_t)n, (size_t)tlen, &pos, true, off);
-    if (error == 0)
-        error = parse_entries(ld, (size_t)n, (size_t)tlen, &pos, false, off);
-    if (error == 0 && pos != tlen)
-        error = vs_error_set(VS_ECORRUPT,
-                             "records block at byte %llu: %llu stray bytes "
-                             "in the text section",
-                             (unsigned long long)off,
-                             (unsigned long long)(tlen - pos));
+        error = stray_bytes(tlen, pos, off);
     if (error == 0)
         error = read_vectors(ld, (size_t)n * dim);
     if (error < 0)
         return error;
     for (size_t i = 0; i < n; i++)
         ld->recs[i].vector = ld->vecs + i * (size_t)dim;
-    error = vs_collection_load(ld->cur, ld->recs, (size_t)n, ld->seq);
+    if (ld->apply)
+        error = vs_collection_apply(ld->cur, ld->recs, (size_t)n, ld->seq);
+    else
+        error = vs_collection_load(ld->cur, ld->recs, (size_t)n, ld->seq);
     if (error < 0)
         return as_corrupt(error, "records block", off);
     ld->cur_done += n;
@@ -577,16 +923,64 @@ static int read_block(loader *ld, uint64_t off)
                             ld->total);
 }
 
+static int read_deletes(loader *ld, uint64_t off)
+{
+    uint64_t n;
+    size_t tlen, pos;
+    int error = read_block_head(&n, &tlen, &pos, ld, BLOCK_RECORDS_MAX,
+                                ld->cur_del - ld->cur_del_done, false, off);
+    if (error == 0)
+        error = stray_bytes(tlen, pos, off);
+    for (size_t i = 0; error == 0 && i < n; i++)
+        error = vs_store_check_id(ld->recs[i].id, ld->recs[i].id_len);
+    if (error == 0 && ld->apply)
+        error = vs_collection_apply_delete(ld->cur, ld->recs, (size_t)n,
+                                           ld->seq, NULL);
+    if (error < 0)
+        return as_corrupt(error, "delete block", off);
+    ld->cur_del_done += n;
+    ld->del_done += n;
+    return 0;
+}
+
+static int end_collection(loader *ld, uint64_t off)
+{
+    const char *name = vs_collection_name(ld->cur);
+    if (ld->cur_done != ld->cur_count || ld->cur_del_done != ld->cur_del)
+        return vs_error_set(VS_ECORRUPT,
+                            "collection '%s' ends at byte %llu after "
+                            "%llu of its %llu records, %llu of its %llu "
+                            "deletions",
+                            name, (unsigned long long)off,
+                            (unsigned long long)ld->cur_done,
+                            (unsigned long long)ld->cur_count,
+                            (unsigned long long)ld->cur_del_done,
+                            (unsigned long long)ld->cur_del);
+    if (ld->apply && vs_collection_count(ld->cur) != ld->cur_total)
+        return vs_error_set(VS_ECORRUPT,
+                            "collection '%s' holds %zu records after the "
+                            "changes, the document says %llu: they do not "
+                            "apply to this state",
+                            name, vs_collection_count(ld->cur),
+                            (unsigned long long)ld->cur_total);
+    ld->cur = NULL;
+    return 0;
+}
+
 static int read_trailer(loader *ld)
 {
     uint8_t want[VS_SHA256_LEN], got[VS_SHA256_LEN], extra;
     size_t more;
-    if (ld->cols_seen != ld->ncols || ld->declared != ld->total)
+    if (ld->cols_seen != ld->ncols || ld->declared != ld->total ||
+        ld->del_declared != ld->ndeletes)
         return vs_error_set(VS_ECORRUPT,
-                            "document holds %u collections and %llu records, "
-                            "its header says %u and %llu",
+                            "document holds %u collections, %llu records and "
+                            "%llu deletions, its header says %u, %llu and "
+                            "%llu",
                             ld->cols_seen, (unsigned long long)ld->declared,
-                            ld->ncols, (unsigned long long)ld->total);
+                            (unsigned long long)ld->del_declared, ld->ncols,
+                            (unsigned long long)ld->total,
+                            (unsigned long long)ld->ndeletes);
     int error = vs_stream_hash_peek(ld->r, want);
     if (error == 0)
         error = vs_stream_read_exact(ld->r, got, sizeof(got));
@@ -604,6 +998,58 @@ static int read_trailer(loader *ld)
     return 0;
 }
 
+static int name_order(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* Applying: the collections the document does not list were dropped. */
+static int drop_unlisted(loader *ld)
+{
+    for (size_t i = vs_store_ncollections(ld->st); i-- > 0;) {
+        char name[VS_NAME_MAX + 1];
+        snprintf(name, sizeof(name), "%s",
+                 vs_collection_name(vs_store_at(ld->st, i)));
+        bool listed = ld->cols_seen &&
+                      bsearch(name, ld->listed, ld->cols_seen,
+                              sizeof(*ld->listed), name_order);
+        int error = listed ? 0 : vs_store_drop(ld->st, name);
+        if (error < 0)
+            return error;
+    }
+    return 0;
+}
+
+/* The opcode at `off` may not come here: an unknown one, or one of the
+ * other kind of document. */
+static int misplaced(const loader *ld, uint8_t op, uint64_t off)
+{
+    bool changes = op == OP_CHANGES || op == OP_DELETE;
+    if (!changes && op != OP_COLLECTION && op != OP_RECORDS)
+        return vs_error_set(VS_ECORRUPT, "unknown opcode 0x%02x at byte %llu",
+                            op, (unsigned long long)off);
+    if (changes && !ld->incremental)
+        return vs_error_set(VS_ECORRUPT,
+                            "unknown opcode 0x%02x at byte %llu (only "
+                            "incremental documents have it)",
+                            op, (unsigned long long)off);
+    if (op == OP_COLLECTION && ld->incremental)
+        return vs_error_set(VS_ECORRUPT,
+                            "collection at byte %llu: an incremental "
+                            "document lists changes",
+                            (unsigned long long)off);
+    if (op == OP_COLLECTION || op == OP_CHANGES)
+        return vs_error_set(VS_ECORRUPT,
+                            "collection at byte %llu opens inside "
+                            "collection '%s'",
+                            (unsigned long long)off,
+                            vs_collection_name(ld->cur));
+    return vs_error_set(VS_ECORRUPT,
+                        "%s block at byte %llu outside a collection",
+                        op == OP_RECORDS ? "records" : "delete",
+                        (unsigned long long)off);
+}
+
 static int read_body(loader *ld)
 {
     for (;;) {
@@ -612,53 +1058,31 @@ static int read_body(loader *ld)
         int error = vs_stream_read_u8(ld->r, &op);
         if (error < 0)
             return error;
-        switch (op) {
-        case OP_COLLECTION:
-            if (ld->cur)
-                return vs_error_set(VS_ECORRUPT,
-                                    "collection at byte %llu opens inside "
-                                    "collection '%s'",
-                                    (unsigned long long)off,
-                                    vs_collection_name(ld->cur));
+        if (op == OP_COLLECTION && !ld->cur && !ld->incremental)
             error = read_collection(ld, off);
-            break;
-        case OP_RECORDS:
-            if (!ld->cur)
-                return vs_error_set(VS_ECORRUPT,
-                                    "records block at byte %llu outside a "
-                                    "collection",
-                                    (unsigned long long)off);
+        else if (op == OP_CHANGES && !ld->cur && ld->incremental)
+            error = read_changes(ld, off);
+        else if (op == OP_RECORDS && ld->cur)
             error = read_block(ld, off);
-            break;
-        case OP_END_COLLECTION:
-            if (!ld->cur)
-                return vs_error_set(VS_ECORRUPT,
-                                    "end of collection at byte %llu outside a "
-                                    "collection",
-                                    (unsigned long long)off);
-            if (ld->cur_done != ld->cur_count)
-                return vs_error_set(VS_ECORRUPT,
-                                    "collection '%s' ends at byte %llu after "
-                                    "%llu of its %llu records",
-                                    vs_collection_name(ld->cur),
-                                    (unsigned long long)off,
-                                    (unsigned long long)ld->cur_done,
-                                    (unsigned long long)ld->cur_count);
-            ld->cur = NULL;
-            break;
-        case OP_EOF:
-            if (ld->cur)
-                return vs_error_set(VS_ECORRUPT,
-                                    "end of document at byte %llu inside "
-                                    "collection '%s'",
-                                    (unsigned long long)off,
-                                    vs_collection_name(ld->cur));
+        else if (op == OP_DELETE && ld->cur && ld->incremental)
+            error = read_deletes(ld, off);
+        else if (op == OP_END_COLLECTION && ld->cur)
+            error = end_collection(ld, off);
+        else if (op == OP_END_COLLECTION)
+            error = vs_error_set(VS_ECORRUPT,
+                                 "end of collection at byte %llu outside a "
+                                 "collection",
+                                 (unsigned long long)off);
+        else if (op == OP_EOF && ld->cur)
+            error = vs_error_set(VS_ECORRUPT,
+                                 "end of document at byte %llu inside "
+                                 "collection '%s'",
+                                 (unsigned long long)off,
+                                 vs_collection_name(ld->cur));
+        else if (op == OP_EOF)
             return read_trailer(ld);
-        default:
-            return vs_error_set(VS_ECORRUPT,
-                                "unknown opcode 0x%02x at byte %llu", op,
-                                (unsigned long long)off);
-        }
+        else
+            error = misplaced(ld, op, off);
         if (error < 0)
             return error;
     }
@@ -671,7 +1095,12 @@ int vs_fmt_bin_load(vs_store **out, vs_file_info *info, vs_stream *in,
     vs_stream *own = NULL;
     *out = NULL;
 
-    int error = vs_store_new(&ld.st);
+    int error = 0;
+    ld.apply = opts && opts->apply_to;
+    if (ld.apply)
+        ld.st = opts->apply_to;
+    else
+        error = vs_store_new(&ld.st);
     if (error < 0)
         goto done;
     /* Use the caller's digest only when it covers exactly this document. */
@@ -690,26 +1119,39 @@ int vs_fmt_bin_load(vs_store **out, vs_file_info *info, vs_stream *in,
     error = read_header(&ld);
     if (error == 0)
         error = read_body(&ld);
+    if (error == 0 && ld.apply)
+        error = drop_unlisted(&ld);
     if (error < 0)
         goto done;
 
-    vs_store_set_seq(ld.st, ld.seq);
+    if (ld.apply)
+        vs_store_set_seq_exact(ld.st, ld.seq);
+    else
+        vs_store_set_seq(ld.st, ld.seq);
     if (info) {
+
         info->format = VS_FORMAT_BIN;
         info->bytes = at(&ld);
         info->content_verified = true;
         info->seq = ld.seq;
-        info->records = ld.done;
+        info->records = ld.apply ? vs_store_nrecords(ld.st) : ld.done;
         info->ncollections = ld.cols_seen;
+        info->incremental = ld.incremental;
+        info->since_seq = ld.since;
+        info->changed = ld.incremental ? ld.done : 0;
+        info->deleted = ld.del_done;
     }
-    *out = ld.st;
+    if (!ld.apply)
+        *out = ld.st;
     ld.st = NULL;
 done:
-    vs_store_free(ld.st);
+    if (!ld.apply)
+        vs_store_free(ld.st);
     vs_stream_free(own);
     free(ld.text);
     free(ld.vecs);
     free(ld.planes);
     free(ld.recs);
+    free(ld.listed);
     return error;
 }

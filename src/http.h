@@ -124,6 +124,8 @@ extern const vs_route vs_api_transfer_routes[]; /* api_transfer.c */
 extern const vs_route vs_api_job_routes[];      /* api_jobs.c */
 extern const vs_route vs_api_autosave_routes[]; /* api_autosave.c */
 extern const vs_route vs_api_www_routes[];      /* api_www.c */
+extern const vs_route vs_api_remote_routes[];   /* api_remote.c */
+extern const vs_route vs_api_retention_routes[]; /* api_retention.c */
 
 /* ---- the server (http_server.c) ---------------------------------------- */
 

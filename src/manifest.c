@@ -242,6 +242,11 @@ void vs_snapshot_sha256_line(char *buf, size_t size, const vs_snapshot *s)
     snprintf(buf, size, "%s  %s\n", hex, s->file);
 }
 
+bool vs_snapshot_is_incremental(const vs_snapshot *s)
+{
+    return strcmp(s->kind, "incremental") == 0;
+}
+
 void vs_snapshot_dispose(vs_snapshot *s)
 {
     if (!s)
@@ -285,6 +290,7 @@ json_t *vs_snapshot_to_json(const vs_snapshot *s)
     vs_sha256_hex(hex, s->sha256);
     json_t *o = json_object(), *cols = json_array();
     bool ok = o && cols;
+    bool incr = vs_snapshot_is_incremental(s);
     ok = ok && put(o, "manifest_version", json_integer(VS_MANIFEST_VERSION));
     ok = ok && put(o, "id", json_string(s->id));
     ok = ok && put(o, "name", s->name[0] ? json_string(s->name) : json_null());
@@ -299,6 +305,15 @@ json_t *vs_snapshot_to_json(const vs_snapshot *s)
     ok = ok && put(o, "seq", json_integer((json_int_t)s->seq));
     ok = ok && put(o, "records", json_integer((json_int_t)s->records));
     ok = ok && put(o, "file", json_string(s->file));
+    if (incr) {
+        ok = ok && put(o, "parent", json_string(s->parent));
+        ok = ok && put(o, "base", json_string(s->base));
+        ok = ok && put(o, "seq_from", json_integer((json_int_t)s->seq_from));
+        ok = ok && put(o, "changed", json_integer((json_int_t)s->changed));
+        ok = ok && put(o, "deleted", json_integer((json_int_t)s->deleted));
+    }
+    if (s->encrypted)
+        ok = ok && put(o, "encrypted", json_true());
     for (size_t i = 0; ok && i < s->ncollections; i++)
         ok = json_array_append_new(cols,
                                    collection_to_json(&s->collections[i])) == 0;
@@ -465,6 +480,62 @@ static int collections_from_json(vs_snapshot *out, const json_t *j)
     return 0;
 }
 
+/* An id field (a snapshot id) into out. */
+static int member_id(char out[VS_SNAPSHOT_ID_LEN + 1], const json_t *obj,
+                     const char *key)
+{
+    const char *s;
+    int error = member_string(&s, obj, "manifest", key);
+    if (error == 0 && vs_snapshot_check_id(s) < 0)
+        error = vs_error_set(VS_ECORRUPT, "manifest: bad field '%s'", key);
+    if (error == 0)
+        snprintf(out, VS_SNAPSHOT_ID_LEN + 1, "%s", s);
+    return error;
+}
+
+/* parent, base, seq_from, changed, deleted: present exactly in an
+ * incremental manifest, and consistent. */
+static int chain_from_json(vs_snapshot *out, const json_t *j)
+{
+    static const char *const keys[] = {"parent", "base", "seq_from",
+                                       "changed", "deleted"};
+    if (!vs_snapshot_is_incremental(out)) {
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+            if (json_object_get(j, keys[i]))
+                return vs_error_set(VS_ECORRUPT,
+                                    "manifest: a full snapshot has no "
+                                    "field '%s'",
+                                    keys[i]);
+        return 0;
+    }
+    int error = member_id(out->parent, j, "parent");
+    if (error == 0)
+        error = member_id(out->base, j, "base");
+    if (error == 0)
+        error = member_uint(&out->seq_from, j, "manifest", "seq_from",
+                            INT64_MAX);
+    if (error == 0)
+        error = member_uint(&out->changed, j, "manifest", "changed",
+                            INT64_MAX);
+    if (error == 0)
+        error = member_uint(&out->deleted, j, "manifest", "deleted",
+                            INT64_MAX);
+    if (error < 0)
+        return error;
+    if (strcmp(out->parent, out->id) >= 0 || strcmp(out->base, out->parent) > 0)
+        return vs_error_set(VS_ECORRUPT,
+                            "manifest: parent and base must be older "
+                            "snapshots");
+    if (out->seq_from > out->seq || out->changed > out->records)
+        return vs_error_set(VS_ECORRUPT,
+                            "manifest: seq_from, seq, changed and records do "
+                            "not add up");
+    if (out->format != VS_FORMAT_BIN)
+        return vs_error_set(VS_ECORRUPT,
+                            "manifest: an incremental snapshot is binary");
+    return 0;
+}
+
 /* The header fields (everything but the collections). */
 static int head_from_json(vs_snapshot *out, const json_t *j)
 {
@@ -478,6 +549,7 @@ static int head_from_json(vs_snapshot *out, const json_t *j)
         error =
             member_uint(&version, j, "manifest", "manifest_version", INT32_MAX);
     if (error == 0 && version != VS_MANIFEST_VERSION)
+
         error = vs_error_set(VS_EVERSION,
                              "manifest version %llu is not "
                              "supported (this build reads %d)",
@@ -506,13 +578,14 @@ static int head_from_json(vs_snapshot *out, const json_t *j)
         error = vs_error_set(VS_ECORRUPT, "manifest: bad field 'created'");
     if (error == 0)
         error = member_string(&s, j, "manifest", "kind");
-    if (error == 0 && strcmp(s, "full") != 0)
+    if (error == 0 && strcmp(s, "full") != 0 && strcmp(s, "incremental"))
         error = vs_error_set(VS_ECORRUPT, "manifest: unknown kind '%.32s'", s);
     if (error == 0)
         snprintf(out->kind, sizeof(out->kind), "%s", s);
     if (error == 0)
         error = member_string(&s, j, "manifest", "origin");
-    if (error == 0 && strcmp(s, "save") != 0 && strcmp(s, "upload") != 0)
+    if (error == 0 && strcmp(s, "save") != 0 && strcmp(s, "upload") != 0 &&
+        strcmp(s, "compact") != 0)
         error =
             vs_error_set(VS_ECORRUPT, "manifest: unknown origin '%.32s'", s);
     if (error == 0)
@@ -539,6 +612,14 @@ static int head_from_json(vs_snapshot *out, const json_t *j)
         error = member_uint(&out->seq, j, "manifest", "seq", INT64_MAX);
     if (error == 0)
         error = member_uint(&out->records, j, "manifest", "records", INT64_MAX);
+    if (error == 0)
+        error = chain_from_json(out, j);
+    v = json_object_get(j, "encrypted");
+    if (error == 0 && v && !json_is_boolean(v))
+        error = vs_error_set(VS_ECORRUPT,
+                             "manifest: field 'encrypted' is not a boolean");
+    if (error == 0)
+        out->encrypted = json_is_true(v);
     return error;
 }
 
@@ -736,6 +817,26 @@ static int check_loaded(const vs_snapshot *s, const vs_file_info *info)
                              (unsigned long long)info->seq,
                              (unsigned long long)s->records,
                              (unsigned long long)s->seq);
+    if (error == 0 && info->incremental != vs_snapshot_is_incremental(s))
+        error = vs_error_set(VS_ECORRUPT,
+                             "snapshot %s: the data file holds %s, the "
+                             "manifest says %s",
+                             s->id, info->incremental ? "changes" : "a store",
+                             info->incremental ? "a store" : "changes");
+    if (error == 0 && (info->since_seq != s->seq_from ||
+                       info->changed != s->changed ||
+                       info->deleted != s->deleted))
+        error = vs_error_set(VS_ECORRUPT,
+                             "snapshot %s: the data file holds the changes "
+                             "since seq %llu (%llu records, %llu "
+                             "deletions), the manifest says since %llu "
+                             "(%llu, %llu)",
+                             s->id, (unsigned long long)info->since_seq,
+                             (unsigned long long)info->changed,
+                             (unsigned long long)info->deleted,
+                             (unsigned long long)s->seq_from,
+                             (unsigned long long)s->changed,
+                             (unsigned long long)s->deleted);
     return error;
 }
 

@@ -6,10 +6,13 @@
  * this header holds what only snapshot.c needs: those rules, and reading,
  * writing and checking the files of one snapshot directory.
  *
- * Manifest fields (docs: snapshot.h): manifest_version (1), id, name (null
+ * Manifest fields (docs: snapshot.h): manifest_version, id, name (null
  * when unnamed), created, kind, origin, format, compression, bytes, sha256,
- * content_verified, seq, records, file, collections.  Unknown fields are
- * ignored, so a later version may add some.
+ * content_verified, seq, records, file, collections; parent, base,
+ * seq_from, changed, deleted (incremental only); encrypted (only when
+ * true).  Unknown fields are ignored, so a later version may add some.
+ * The chain fields did not need a new version: a reader that knows only
+ * kind "full" refuses an incremental manifest by its kind.
  */
 #ifndef VS_MANIFEST_H
 #define VS_MANIFEST_H
@@ -22,6 +25,7 @@
 #include "snapshot.h"
 
 #define VS_MANIFEST_VERSION 1
+
 /* "2026-11-24T22:00:55.123Z" */
 #define VS_MANIFEST_TIME_LEN 24
 
@@ -66,5 +70,19 @@ int vs_manifest_load_data(vs_store **out, vs_file_info *info,
 int vs_manifest_receive(vs_store **out, vs_file_info *info, const char *dir,
                         vs_stream *in,
                         const vs_load_options *lo) VS_WARN_UNUSED;
+
+/* ---- for snapshot.c, in snapshot_chain.c ---- */
+
+/* Fill the chain fields of `s` (kind, parent, base, seq_from, changed,
+ * deleted) for the incremental save `info` describes: its parent is
+ * CURRENT.  VS_EINVALID (no CURRENT), VS_EBUSY (CURRENT is not at
+ * info->since_seq). */
+int vs_manifest_link(vs_snapshot *s, vs_catalog *cat,
+                     const vs_file_info *info) VS_WARN_UNUSED;
+/* vs_catalog_load of an incremental snapshot (manifest `tip`). */
+int vs_manifest_load_chain(vs_store **out, vs_file_info *info,
+                           vs_catalog *cat, const vs_snapshot *tip,
+                           vs_progress_fn progress,
+                           void *payload) VS_WARN_UNUSED;
 
 #endif

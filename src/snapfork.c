@@ -535,6 +535,8 @@ int vs_snapfork_create(vs_snapshot *out, vs_catalog *cat, vs_store *st,
     vs_save_options o = VS_SAVE_OPTIONS_INIT;
     if (opts)
         o = *opts;
+    if (!o.key)
+        o.key = vs_catalog_save_key(cat);
     vs_pending *p = NULL;
     vs_snapshot_collection *cols = NULL;
     size_t ncols = 0;

@@ -5,7 +5,11 @@
  * here by one directory rename, removed here by one rename out of sight, and
  * leftovers of a crash are cleaned here at open.  What goes inside one
  * snapshot directory (manifest.json, SHA256SUMS, the data file's checks, an
- * upload's reception) and the id/name/time rules live in manifest.c.
+ * upload's reception) and the id/name/time rules live in manifest.c;
+ * chains of incremental snapshots (resolving, loading, the link a commit
+ * records, dependents, compaction) in snapshot_chain.c.  A deletion checks
+ * that nothing depends on the snapshot under the mutex, in the same step
+ * as its rename, so no link is published meanwhile on a parent going away.
  *
  * Ids strictly increase within a catalog: a snapshot begun in the same
  * millisecond as the previous one takes the next millisecond, so list order
@@ -14,6 +18,9 @@
  * A data directory is used by one catalog at a time: vs_catalog_open takes
  * an exclusive flock on DATA/LOCK (VS_EBUSY otherwise), because cleaning
  * DATA/tmp under another process' feet would destroy its work.
+ * vs_catalog_open_readonly takes no lock and changes nothing, for tools
+ * that only read (inspect, verify) beside a running server.
+
  *
  * Threads: the catalog's mutex covers id reservation, publication, removal,
  * listing, manifest reads and CURRENT.  Loading and verifying read the data
@@ -254,7 +261,8 @@ static int clean_leftovers(vs_catalog *cat)
     return error;
 }
 
-int vs_catalog_open(vs_catalog **out, const char *datadir)
+/* vs_catalog_open, or with `readonly` vs_catalog_open_readonly. */
+static int open_catalog(vs_catalog **out, const char *datadir, bool readonly)
 {
     *out = NULL;
     vs_catalog *cat = calloc(1, sizeof(*cat));
@@ -274,6 +282,14 @@ int vs_catalog_open(vs_catalog **out, const char *datadir)
         error = vs_error_oom();
         goto done;
     }
+    struct stat sb;
+    if (readonly && (stat(cat->snapdir, &sb) < 0 || !S_ISDIR(sb.st_mode)))
+        error = vs_error_set(VS_ENOTFOUND,
+                             "'%s' is not a data directory (it has no "
+                             "snapshots/)",
+                             datadir);
+    if (readonly)
+        goto done;
     error = vs_fs_mkdirs(datadir);
     if (error == 0)
         error = lock_datadir(cat);
@@ -294,7 +310,18 @@ done:
     return 0;
 }
 
+int vs_catalog_open(vs_catalog **out, const char *datadir)
+{
+    return open_catalog(out, datadir, false);
+}
+
+int vs_catalog_open_readonly(vs_catalog **out, const char *datadir)
+{
+    return open_catalog(out, datadir, true);
+}
+
 void vs_catalog_free(vs_catalog *cat)
+
 {
     if (!cat)
         return;
@@ -343,14 +370,14 @@ int vs_catalog_get(vs_snapshot *out, vs_catalog *cat, const char *id)
     return error;
 }
 
-int vs_catalog_list(vs_snapshot **out, size_t *n, vs_catalog *cat)
+/* vs_catalog_list with the mutex held. */
+static int list_locked(vs_snapshot **out, size_t *n, vs_catalog *cat)
 {
     *out = NULL;
     *n = 0;
     struct dirent **ents = NULL;
     size_t count = 0;
     vs_snapshot *list = NULL;
-    pthread_mutex_lock(&cat->mu);
     int nids = scan_ids(&ents, cat), error = nids < 0 ? nids : 0;
     if (error == 0) {
         list = calloc(nids ? (size_t)nids : 1, sizeof(*list));
@@ -369,7 +396,6 @@ int vs_catalog_list(vs_snapshot **out, size_t *n, vs_catalog *cat)
             count++;
         }
     }
-    pthread_mutex_unlock(&cat->mu);
     free_entries(ents, nids);
     if (error < 0) {
         for (size_t i = 0; i < count; i++)
@@ -380,6 +406,14 @@ int vs_catalog_list(vs_snapshot **out, size_t *n, vs_catalog *cat)
     *out = list;
     *n = count;
     return 0;
+}
+
+int vs_catalog_list(vs_snapshot **out, size_t *n, vs_catalog *cat)
+{
+    pthread_mutex_lock(&cat->mu);
+    int error = list_locked(out, n, cat);
+    pthread_mutex_unlock(&cat->mu);
+    return error;
 }
 
 int vs_catalog_data_path(char **out, const vs_catalog *cat,
@@ -591,6 +625,12 @@ int vs_catalog_commit(vs_snapshot *out, vs_catalog *cat, vs_pending *p,
     memcpy(s.name, p->name, sizeof(s.name));
     s.created_ms = p->created_ms;
     snprintf(s.kind, sizeof(s.kind), "full");
+    s.encrypted = info->encrypted;
+    if (info->incremental) {
+        error = vs_manifest_link(&s, cat, info);
+        if (error < 0)
+            goto done;
+    }
     snprintf(s.origin, sizeof(s.origin), "%s", origin);
     s.format = info->format;
     s.codec = info->codec;
@@ -693,6 +733,40 @@ int vs_catalog_import(vs_snapshot *out, vs_catalog *cat, vs_stream *in,
 
 /* ---- removing ---- */
 
+/* VS_EBUSY naming the snapshots that depend on `id`, if any (mutex held:
+ * none can be published meanwhile). */
+static int check_no_dependents(vs_catalog *cat, const char *id)
+{
+    vs_snapshot *list = NULL;
+    size_t n = 0, ndep = 0;
+    bool *dep = NULL;
+    int error = list_locked(&list, &n, cat);
+    if (error == 0 && !(dep = calloc(n ? n : 1, sizeof(*dep))))
+        error = vs_error_oom();
+    if (error == 0)
+        ndep = vs_snapshot_dependents(dep, list, n, id);
+    if (error == 0 && ndep > 0) {
+        char names[4 * (VS_SNAPSHOT_ID_LEN + 2) + 8] = "";
+        size_t len = 0, shown = 0;
+        for (size_t i = n; i-- > 0 && shown < 4;) {
+            if (!dep[i])
+                continue;
+            len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
+                                    shown ? ", " : "", list[i].id);
+            shown++;
+        }
+        error = vs_error_set(VS_EBUSY,
+                             "snapshot %s is the parent or base of %zu "
+                             "other snapshot%s (%s%s): delete %s first",
+                             id, ndep, ndep == 1 ? "" : "s", names,
+                             ndep > shown ? ", ..." : "",
+                             ndep == 1 ? "it" : "them");
+    }
+    free(dep);
+    vs_snapshot_list_free(list, n);
+    return error;
+}
+
 int vs_catalog_delete(vs_catalog *cat, const char *id)
 {
     int error = vs_snapshot_check_id(id);
@@ -707,12 +781,13 @@ int vs_catalog_delete(vs_catalog *cat, const char *id)
         goto done;
     }
     pthread_mutex_lock(&cat->mu);
-    if (rename(path, gone) < 0)
+    error = check_no_dependents(cat, id);
+    if (error == 0 && rename(path, gone) < 0)
         error =
             errno == ENOENT
                 ? vs_error_set(VS_ENOTFOUND, "no snapshot '%s'", id)
                 : vs_error_set_os(VS_EIO, "failed to remove snapshot %s", id);
-    else
+    else if (error == 0)
         error = vs_fs_fsync_dir(cat->snapdir);
     pthread_mutex_unlock(&cat->mu);
     if (error == 0 && rm_path(gone) < 0) {
@@ -736,6 +811,11 @@ static int load_checked(vs_store **out, vs_file_info *info, vs_catalog *cat,
     int error = vs_catalog_get(&s, cat, id);
     if (error < 0)
         return error;
+    if (vs_snapshot_is_incremental(&s)) {
+        error = vs_manifest_load_chain(out, info, cat, &s, progress, payload);
+        vs_snapshot_dispose(&s);
+        return error;
+    }
     char *dir = join(cat->snapdir, id);
     char *path = dir ? join(dir, s.file) : NULL;
     vs_load_options lo = VS_LOAD_OPTIONS_INIT;

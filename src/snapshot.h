@@ -24,6 +24,15 @@
  * a temporary directory; whoever writes the data file reports its
  * vs_file_info; vs_catalog_commit writes the manifest and publishes it.
  *
+ * Chains: an incremental snapshot holds the changes since its parent, the
+ * snapshot CURRENT named when it was taken; following parents leads to a
+ * full one, its base.  Loading or verifying an incremental snapshot checks
+ * every link of its chain (manifests, parents, contiguous seq ranges, the
+ * links' data sizes and SHA-256s, the base's size) before anything is
+ * built, then loads the base (its SHA-256 checked as it streams) and
+ * applies the links in order (snapshot_chain.c).  A snapshot others depend
+ * on is not deleted unless they go first.
+ *
  * Threads: a catalog may be used from several threads; it serialises its
  * own directory changes with an internal mutex.
  */
@@ -56,7 +65,7 @@ typedef struct vs_snapshot {
     char name[VS_SNAPSHOT_NAME_MAX + 1]; /* "" when unnamed */
     int64_t created_ms;                  /* Unix time in milliseconds */
     char kind[16];                       /* "full" or "incremental" */
-    char origin[16];                     /* "save" or "upload" */
+    char origin[16];                     /* "save", "upload", "compact" */
     vs_format_id format;                 /* RUVECTOR for such uploads */
     vs_codec_id codec;
     uint64_t bytes;                      /* size of the data file */
@@ -69,19 +78,26 @@ typedef struct vs_snapshot {
     vs_snapshot_collection *collections;
     /* Incremental snapshots: the snapshot this one's changes apply to
      * (its parent), the full snapshot at the root of the chain (its base),
-     * and the changes it holds: seq_from < seq of a record <= seq.  ""
-     * and 0 for a full snapshot. */
+     * and the changes it holds: seq_from < seq of a record <= seq, with
+     * seq_from the parent's seq.  `changed` records and `deleted` ids are
+     * in its data file; `records` and `collections` describe the state it
+     * leads to, as for a full one.  "" and 0 for a full snapshot. */
     char parent[VS_SNAPSHOT_ID_LEN + 1];
     char base[VS_SNAPSHOT_ID_LEN + 1];
     uint64_t seq_from;
+    uint64_t changed, deleted;
     bool encrypted; /* the data file is encrypted (crypt.h) */
 } vs_snapshot;
+
+/* kind is "incremental". */
+bool vs_snapshot_is_incremental(const vs_snapshot *s);
 
 void vs_snapshot_dispose(vs_snapshot *s);
 /* The manifest as JSON (new reference): id, name, created (RFC 3339 UTC
  * with milliseconds), kind, origin, format, compression, bytes, sha256 (hex),
  * content_verified, seq, records, file, collections [{name, dimension,
- * metric, count}]. */
+ * metric, count}]; for an incremental one also parent, base, seq_from,
+ * changed, deleted; encrypted (true) for an encrypted one. */
 json_t *vs_snapshot_to_json(const vs_snapshot *s);
 /* Parse and validate a manifest; VS_ECORRUPT naming the bad field. */
 int vs_snapshot_from_json(vs_snapshot *out, const json_t *j) VS_WARN_UNUSED;
@@ -95,6 +111,12 @@ void vs_snapshot_sha256_line(char *buf, size_t size, const vs_snapshot *s);
 
 /* Open (creating the directories) and clean DATA/tmp/.  VS_EIO. */
 int vs_catalog_open(vs_catalog **out, const char *datadir) VS_WARN_UNUSED;
+/* Open an existing data directory to read it (inspect, verify), beside the
+ * process that has it open: no lock, nothing created or cleaned.  Only
+ * reading functions may be used on it.  VS_ENOTFOUND (no snapshots/). */
+int vs_catalog_open_readonly(vs_catalog **out,
+                             const char *datadir) VS_WARN_UNUSED;
+
 void vs_catalog_free(vs_catalog *cat);
 const char *vs_catalog_datadir(const vs_catalog *cat);
 /* A directory for the caller's temporary files (DATA/tmp). */
@@ -121,9 +143,11 @@ const char *vs_pending_data_path(const vs_pending *p);
 /* Phase 2: write manifest.json and SHA256SUMS (fsynced), then rename the
  * directory into DATA/snapshots/ and fsync that directory.  `info` is what
  * the save (or the verifying load) reported; `collections` describes the
- * saved collections.  `origin` is "save" or "upload".  Frees `p` whatever
- * the result; on failure nothing is listed and the temporary directory is
- * removed. */
+ * saved collections.  `origin` is "save", "upload" or "compact".  An
+ * incremental save (info->incremental) is a link whose parent is CURRENT,
+ * whose seq must be info->since_seq (VS_EBUSY otherwise: CURRENT moved;
+ * VS_EINVALID when there is no CURRENT).  Frees `p` whatever the result; on
+ * failure nothing is listed and the temporary directory is removed. */
 int vs_catalog_commit(vs_snapshot *out, vs_catalog *cat, vs_pending *p,
                       const vs_file_info *info,
                       const vs_snapshot_collection *collections,
@@ -156,12 +180,49 @@ int vs_catalog_import(vs_snapshot *out, vs_catalog *cat, vs_stream *in,
                       uint64_t max_bytes) VS_WARN_UNUSED;
 
 /* Remove a snapshot: renamed out of DATA/snapshots/ first (it disappears at
- * once), then deleted.  VS_EINVALID, VS_ENOTFOUND. */
+ * once), then deleted.  A snapshot others depend on (the parent or base of
+ * another) is refused with VS_EBUSY naming them.  VS_EINVALID,
+ * VS_ENOTFOUND, VS_EBUSY. */
 int vs_catalog_delete(vs_catalog *cat, const char *id) VS_WARN_UNUSED;
 
+/* ---- chains (snapshot_chain.c) ---- */
+
+#define VS_CHAIN_MAX 10000 /* links in one chain, the base included */
+
+/* The chain of snapshot `id`, base first and `id` last (one entry for a
+ * full snapshot).  Every manifest is read and checked: a link's parent
+ * exists, its seq_from is the parent's seq, its base is the parent's base
+ * (or the parent itself when full), the root is full; with `check_data`
+ * every data file's size and SHA-256 too.  VS_ECORRUPT naming the bad
+ * link, VS_ENOTFOUND (no `id`), VS_EINVALID.  Free with
+ * vs_snapshot_list_free. */
+int vs_catalog_chain(vs_snapshot **out, size_t *n, vs_catalog *cat,
+                     const char *id, bool check_data) VS_WARN_UNUSED;
+/* Snapshots that depend on `id` (whose parent is `id` or one of them),
+ * oldest first. */
+int vs_catalog_dependents(vs_snapshot **out, size_t *n, vs_catalog *cat,
+                          const char *id) VS_WARN_UNUSED;
+/* The same over a list of manifests in id order: which of them depend on
+ * `id` (dep[i] set; dep has n entries); the number of them. */
+size_t vs_snapshot_dependents(bool *dep, const vs_snapshot *list, size_t n,
+                              const char *id);
+void vs_snapshot_list_free(vs_snapshot *list, size_t n);
+/* Merge the chain of incremental snapshot `id` into one new full snapshot
+ * with the same content and seq: origin "compact", the name `name` (NULL:
+ * the tip's), format and codec from `opts` (NULL: binary and the tip's
+ * codec; the catalog's save key).  CURRENT is not changed here.  VS_EINVALID
+ * for a full snapshot, and what loading the chain gives. */
+int vs_catalog_compact(vs_snapshot *out, vs_catalog *cat, const char *id,
+                       const char *name, const vs_save_options *opts,
+                       vs_progress_fn progress, void *payload) VS_WARN_UNUSED;
+
 /* Check the data file against the manifest (size and SHA-256) and load it
- * fully (every embedded checksum, every length).  `info` may be NULL.
- * VS_ECORRUPT naming what differs. */
+ * fully (every embedded checksum, every length); for an incremental
+ * snapshot, its whole chain (every link checked as vs_catalog_chain with
+ * data does, the base's SHA-256 as it loads; then the base loaded and
+ * every link applied: `info` is then the tip's file with the state's
+ * totals).  `info` may be NULL.  VS_ECORRUPT naming what differs. */
+
 int vs_catalog_verify(vs_file_info *info, vs_catalog *cat,
                       const char *id) VS_WARN_UNUSED;
 /* Verify as above and hand over the loaded store (*out, caller frees). */

@@ -12,8 +12,14 @@
  *   (n == 0, or a delete whose ids are all absent) does not advance it.
  *   vs_store_merge_take and vs_store_swap set the counter of the store(s)
  *   they change to max(both counters) + 1; moved records keep their seq.
- *   vs_collection_load stamps the seq it is given and leaves the counter
- *   alone (loaders finish with vs_store_set_seq).
+ *   vs_collection_load and vs_collection_apply stamp the seq they are given
+ *   and leave the counter alone (loaders finish with vs_store_set_seq;
+ *   appliers of a change set with vs_store_set_seq_exact, since the
+ *   collections they created moved the counter on their own).
+ * - creation seq: vs_store_create stamps a collection with the seq of its
+ *   own write; vs_store_merge_take stamps the collections it moves in with
+ *   the merge's seq (they replace whatever had that name: new as a whole);
+ *   vs_store_swap leaves them (the state is the other store's, unchanged).
  * - tombstones: deleting a live id adds a tombstone (id, seq); upserting
  *   (or loading) an id that has a tombstone removes the tombstone.  Invariant:
  *   an id is either live or has at most one tombstone, never both.  So
@@ -170,6 +176,14 @@ void vs_store_set_seq(vs_store *st, uint64_t seq)
         st->seq = seq;
 }
 
+void vs_store_set_seq_exact(vs_store *st, uint64_t seq)
+{
+    st->seq = seq;
+    for (vs_collection *c = st->head; c; c = c->next)
+        if (c->created > seq)
+            c->created = seq;
+}
+
 int vs_store_create(vs_collection **out, vs_store *st, const char *name,
                     uint32_t dimension, vs_metric metric)
 {
@@ -218,6 +232,7 @@ int vs_store_create(vs_collection **out, vs_store *st, const char *name,
     st->n++;
     vs_store__index_fill(st);
     st->seq++;
+    c->created = st->seq;
     if (out)
         *out = c;
 done:
@@ -279,6 +294,7 @@ void vs_store_merge_take(vs_store *dst, vs_store *src)
     vs_collection *head = NULL;
     vs_collection **tail = &head;
     size_t n = 0;
+    uint64_t seq = (dst->seq > src->seq ? dst->seq : src->seq) + 1;
 
     if (!b || dst == src)
         return;
@@ -292,6 +308,7 @@ void vs_store_merge_take(vs_store *dst, vs_store *src)
             pick = b;
             b = b->next;
             pick->st = dst;
+            pick->created = seq;
             if (r == 0) {
                 vs_collection *old = a;
                 a = a->next;
@@ -315,7 +332,7 @@ void vs_store_merge_take(vs_store *dst, vs_store *src)
     src->head = NULL;
     src->n = 0;
     vs_store__index_fill(src);
-    dst->seq = (dst->seq > src->seq ? dst->seq : src->seq) + 1;
+    dst->seq = seq;
 }
 
 void vs_store_swap(vs_store *a, vs_store *b)
@@ -403,6 +420,32 @@ const float *vs_collection_vectors(const vs_collection *c)
 size_t vs_collection_ntombstones(const vs_collection *c)
 {
     return c->ntomb;
+}
+
+uint64_t vs_collection_created_seq(const vs_collection *c)
+{
+    return c->created;
+}
+
+size_t vs_collection_count_since(const vs_collection *c, uint64_t since)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->count; i++)
+        n += c->seq[i] > since;
+    return n;
+}
+
+size_t vs_collection_tombstones_since(const vs_collection *c, uint64_t since)
+{
+    size_t lo = 0, hi = c->ntomb;
+    while (lo < hi) { /* oldest first: seqs ascend */
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->tomb[mid].seq > since)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
 }
 
 const vs_tombstone *vs_collection_tombstone(const vs_collection *c, size_t i)
@@ -597,10 +640,15 @@ static int batch_repeat(vs_store__table *t, const vs_record *recs,
     return record_error(VS_EINVALID, i, &recs[i], why);
 }
 
-/* Upsert (load 0) or load (load 1: every id must be new, records get
- * load_seq, the store counter stays). */
-static int put(vs_collection *c, const vs_record *recs, size_t n, int load,
-               uint64_t load_seq)
+/* How put() treats a batch. */
+typedef enum put_mode {
+    PUT_UPSERT, /* the next seq, advancing the counter */
+    PUT_LOAD,   /* every id new, stamped `load_seq`, counter unchanged */
+    PUT_APPLY   /* ids new or replaced, stamped `load_seq`, counter unchanged */
+} put_mode;
+
+static int put(vs_collection *c, const vs_record *recs, size_t n,
+               put_mode mode, uint64_t load_seq)
 {
     int error = 0;
     pending *pend = NULL;
@@ -608,7 +656,10 @@ static int put(vs_collection *c, const vs_record *recs, size_t n, int load,
     vs_store__table seen = {NULL, 0};
     size_t maxmeta = 0, nnew = 0, revived = 0;
     uint64_t seq;
-    const char *what = load ? "load into" : "upsert into";
+    bool load = mode != PUT_UPSERT;
+    const char *what = mode == PUT_UPSERT ? "upsert into"
+                       : mode == PUT_LOAD ? "load into"
+                                          : "apply to";
 
     if (n == 0)
         goto done;
@@ -645,12 +696,17 @@ static int put(vs_collection *c, const vs_record *recs, size_t n, int load,
         error = prepare(&pend[i], c, &recs[i], i, scratch);
         if (error < 0)
             goto done;
-        if (vs_store__find_slot(c, pend[i].hash, recs[i].id, recs[i].id_len,
-                                NULL) == VS_STORE__NONE) {
+        size_t slot = vs_store__find_slot(c, pend[i].hash, recs[i].id,
+                                          recs[i].id_len, NULL);
+        if (slot == VS_STORE__NONE) {
             nnew++;
-        } else if (load) {
+        } else if (mode == PUT_LOAD ||
+                   (mode == PUT_APPLY && c->seq[slot] == load_seq)) {
             error = record_error(VS_EINVALID, i, &recs[i],
-                                 "duplicate id (already in the collection)");
+                                 mode == PUT_LOAD
+                                     ? "duplicate id (already in the "
+                                       "collection)"
+                                     : "duplicate id (already applied)");
             goto done;
         }
         if (load) {
@@ -718,19 +774,27 @@ done:
 
 int vs_collection_upsert(vs_collection *c, const vs_record *recs, size_t n)
 {
-    return put(c, recs, n, 0, 0);
+    return put(c, recs, n, PUT_UPSERT, 0);
 }
 
 int vs_collection_load(vs_collection *c, const vs_record *recs, size_t n,
                        uint64_t seq)
 {
-    return put(c, recs, n, 1, seq);
+    return put(c, recs, n, PUT_LOAD, seq);
+}
+
+int vs_collection_apply(vs_collection *c, const vs_record *recs, size_t n,
+                        uint64_t seq)
+{
+    return put(c, recs, n, PUT_APPLY, seq);
 }
 
 /* ---- delete ------------------------------------------------------------- */
 
-int vs_collection_delete(vs_collection *c, const vs_record *ids, size_t n,
-                         size_t *deleted_out)
+/* Delete; `apply` stamps the tombstones with `stamp` and leaves the
+ * counter alone, otherwise they get the next seq, which the counter takes. */
+static int del(vs_collection *c, const vs_record *ids, size_t n,
+               size_t *deleted_out, bool apply, uint64_t stamp)
 {
     int error = 0;
     size_t present = 0, deleted = 0;
@@ -775,7 +839,7 @@ int vs_collection_delete(vs_collection *c, const vs_record *ids, size_t n,
         goto done;
 
     /* commit: nothing below can fail */
-    seq = c->st->seq + 1;
+    seq = apply ? stamp : c->st->seq + 1;
     for (size_t i = 0; i < n; i++) {
         const char *id = ids[i].id;
         size_t len = ids[i].id_len, pos = 0;
@@ -813,9 +877,22 @@ int vs_collection_delete(vs_collection *c, const vs_record *ids, size_t n,
         c->count--;
         deleted++;
     }
-    c->st->seq = seq;
+    if (!apply)
+        c->st->seq = seq;
     if (deleted_out)
         *deleted_out = deleted;
 done:
     return error;
+}
+
+int vs_collection_delete(vs_collection *c, const vs_record *ids, size_t n,
+                         size_t *deleted_out)
+{
+    return del(c, ids, n, deleted_out, false, 0);
+}
+
+int vs_collection_apply_delete(vs_collection *c, const vs_record *ids,
+                               size_t n, uint64_t seq, size_t *deleted_out)
+{
+    return del(c, ids, n, deleted_out, true, seq);
 }

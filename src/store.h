@@ -12,7 +12,9 @@
  * Sequence numbers: the store has one counter; every successful write
  * (create/drop collection, upsert batch, delete batch) advances it by one and
  * stamps the records it wrote with the new value.  Deletions leave a tombstone
- * (id, seq) so that an incremental save can say what disappeared.
+ * (id, seq) so that an incremental save can say what disappeared, and a
+ * collection remembers the seq that created it, so that one dropped and
+ * created again since a save is known to be new as a whole.
  *
  * Validation happens before any change: a batch with one bad record changes
  * nothing and returns VS_EINVALID / VS_ETOOBIG with a message naming the
@@ -94,6 +96,11 @@ void vs_store_unlock(vs_store *st);
 uint64_t vs_store_seq(const vs_store *st);
 /* Loaders set the counter a saved store had (exactly; call it last). */
 void vs_store_set_seq(vs_store *st, uint64_t seq);
+/* Appliers of a change set end at its seq: the counter becomes `seq` even
+ * when the collections they created took it further, and no collection
+ * keeps a creation seq above it (all of them existed by then). */
+void vs_store_set_seq_exact(vs_store *st, uint64_t seq);
+
 
 /* VS_EINVALID (name, dimension), VS_EEXISTS. */
 int vs_store_create(vs_collection **out, vs_store *st, const char *name,
@@ -150,9 +157,35 @@ uint64_t vs_collection_slot_seq(const vs_collection *c, size_t slot);
 /* The contiguous vector array: count * dimension floats in slot order. */
 const float *vs_collection_vectors(const vs_collection *c);
 
-/* Tombstones of this collection, oldest first. */
+/* Tombstones of this collection, oldest first (so by ascending seq). */
 size_t vs_collection_ntombstones(const vs_collection *c);
 const vs_tombstone *vs_collection_tombstone(const vs_collection *c, size_t i);
+
+/* ---- change sets (incremental snapshots) ----
+ * What changed since seq S: a collection created after S (its creation seq
+ * is above S: created, or dropped and created again, or moved in by
+ * vs_store_merge_take) changed as a whole; in any other one, the records
+ * with seq > S and the tombstones with seq > S. */
+
+/* The seq of the write that created the collection (for a loaded one: at
+ * most the saved seq). */
+uint64_t vs_collection_created_seq(const vs_collection *c);
+/* Records with seq > since (a scan of the seq array). */
+size_t vs_collection_count_since(const vs_collection *c, uint64_t since);
+/* Index of the first tombstone with seq > since (ntombstones when none). */
+size_t vs_collection_tombstones_since(const vs_collection *c, uint64_t since);
+
+/* For applying a change set to a store being rebuilt (a snapshot chain):
+ * insert or replace records stamping them with `seq`, without advancing
+ * the counter.  Validates like upsert (nothing changes on failure); an id
+ * repeated within the batch, or already stamped `seq` (a change set never
+ * holds an id twice), is VS_EINVALID "duplicate id". */
+int vs_collection_apply(vs_collection *c, const vs_record *recs, size_t n,
+                        uint64_t seq) VS_WARN_UNUSED;
+/* The same for deletions: tombstones get `seq`; absent ids are ignored. */
+int vs_collection_apply_delete(vs_collection *c, const vs_record *ids,
+                               size_t n, uint64_t seq,
+                               size_t *deleted_out) VS_WARN_UNUSED;
 
 /* Exact k-NN.  Scores: cosine similarity (higher is closer), negative
  * euclidean distance is NOT used -- euclidean reports the distance itself

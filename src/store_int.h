@@ -48,6 +48,7 @@ struct vs_collection {
     char name[VS_NAME_MAX + 1];
     uint32_t dim;
     vs_metric metric;
+    uint64_t created; /* seq of the write that created it (see store.c) */
     vs_store *st;
     vs_collection *next;
     size_t count;

@@ -35,6 +35,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,19 +54,21 @@ struct vs_wal {
     vs_wal_fsync policy;
     uint64_t segment_bytes;
     pthread_mutex_t mu;
-    pthread_cond_t cv;   /* a flush or sync ended, or the log failed */
-    pthread_cond_t tick; /* wakes the everysec thread to stop */
-    int fd;              /* the newest segment; -1 before the first */
-    uint64_t seg_size;   /* its size with the records still in `pend` */
-    uint64_t file_size;  /* what the file holds for sure */
-    vs_buf pend;         /* framed records not yet handed to write(2) */
-    vs_buf out;          /* the ones a flusher is writing */
-    uint64_t *segs;      /* first seqs of the segments on disk */
+    pthread_cond_t cv;     /* a flush or sync ended, or the log failed */
+    pthread_cond_t tick;   /* wakes the everysec thread to stop */
+    int fd;                /* the newest segment; -1 before the first */
+    uint64_t seg_size;     /* its size with the records still in `pend` */
+    uint64_t file_size;    /* what the file holds for sure */
+    vs_buf pend;           /* framed records not yet handed to write(2) */
+    vs_buf out;            /* the ones a flusher is writing */
+    uint64_t *segs;        /* first seqs of the segments on disk */
+    uint64_t closed_bytes; /* the sizes of all of them but the newest */
     size_t nsegs, segcap;
     uint64_t last_seq, written_seq, synced_seq;
     bool flushing, syncing;
     int turn_waiting; /* writers waiting to rotate or write directly */
     bool failed;
+    _Atomic bool failed_seen; /* `failed`, readable without mu */
     char why[512];
     bool stop;
     bool thread_started;
@@ -88,6 +91,7 @@ static int fail(vs_wal *w, const char *fmt, ...)
     if (!w->failed) {
         snprintf(w->why, sizeof(w->why), "%s: %s", what, strerror(err));
         w->failed = true;
+        atomic_store(&w->failed_seen, true);
         vs_log(VS_LOG_ERROR,
                "wal '%s' failed: %s; no write is acknowledged "
                "from now on",
@@ -307,6 +311,7 @@ static int rotate(vs_wal *w, uint64_t seq)
         w->synced_seq = w->last_seq;
         close(w->fd);
         w->fd = -1;
+        w->closed_bytes += w->file_size;
     }
     w->fd =
         open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
@@ -411,6 +416,11 @@ int vs_wal_open(vs_wal **out, const char *dir, vs_wal_fsync policy,
     if (error < 0)
         goto done;
     w->segcap = w->nsegs;
+    for (size_t i = 0; i + 1 < w->nsegs; i++) {
+        char path[PATH_SIZE];
+        vs_wal__seg_path(path, dir, w->segs[i]);
+        w->closed_bytes += vs_wal__file_size(path);
+    }
     if (w->nsegs) {
         error = open_tail(w);
         if (error < 0)
@@ -470,7 +480,7 @@ int vs_wal_write(vs_wal *w, const void *body, size_t n)
     if (!body || n < BODY_MIN)
         return vs_error_set(VS_EINVALID,
                             "wal record of %zu bytes is shorter "
-                            "than its seq and op",
+                            "than its head (seq, time, op)",
                             body ? n : 0);
     if (n > VS_WAL_BODY_MAX)
         return vs_error_set(VS_ETOOBIG,
@@ -557,31 +567,108 @@ int vs_wal_append(vs_wal *w, const void *body, size_t n)
     return vs_wal_wait(w, vs_wal__get64(body));
 }
 
-int vs_wal_truncate(vs_wal *w, uint64_t seq)
+/* Delete, or move into `archive` (when not NULL), the segments whose
+ * records all have seq <= `seq`; *moved gets their first seqs. */
+static int drop_covered(vs_wal *w, uint64_t seq, const char *archive,
+                        uint64_t **moved, size_t *nmoved)
 {
     int error = 0;
     size_t del = 0;
-    char path[PATH_SIZE];
+    char path[PATH_SIZE], to[PATH_SIZE];
 
+    if (moved) {
+        *moved = NULL;
+        *nmoved = 0;
+    }
+    if (archive) {
+        error = vs_wal__check_dir(archive);
+        if (!error)
+            error = vs_fs_mkdirs(archive);
+        if (error < 0)
+            return error;
+    }
     pthread_mutex_lock(&w->mu);
-    while (del + 1 < w->nsegs && w->segs[del + 1] - 1 <= seq) {
+    size_t n = 0;
+    while (n + 1 < w->nsegs && w->segs[n + 1] - 1 <= seq)
+        n++;
+    if (n && moved) {
+        *moved = malloc(n * sizeof(**moved));
+        if (!*moved) {
+            pthread_mutex_unlock(&w->mu);
+            return vs_error_oom();
+        }
+    }
+    for (; del < n; del++) {
         vs_wal__seg_path(path, w->dir, w->segs[del]);
-        if (unlink(path) < 0 && errno != ENOENT) {
+        uint64_t size = vs_wal__file_size(path);
+        if (archive) {
+            vs_wal__seg_path(to, archive, w->segs[del]);
+            if (rename(path, to) < 0) {
+                error = vs_error_set_os(VS_EIO,
+                                        "cannot move wal segment '%s' "
+                                        "to '%s'",
+                                        path, archive);
+                break;
+            }
+        } else if (unlink(path) < 0 && errno != ENOENT) {
             error =
                 vs_error_set_os(VS_EIO, "cannot delete wal segment '%s'", path);
             break;
         }
-        del++;
+        w->closed_bytes -= size < w->closed_bytes ? size : w->closed_bytes;
+        if (moved)
+            (*moved)[(*nmoved)++] = w->segs[del];
     }
     if (del) {
         memmove(w->segs, w->segs + del, (w->nsegs - del) * sizeof(*w->segs));
         w->nsegs -= del;
-        int e = vs_fs_fsync_dir(w->dir);
+        int e = archive ? vs_fs_fsync_dir(archive) : 0;
+        if (!e)
+            e = vs_fs_fsync_dir(w->dir);
         if (!error)
             error = e;
     }
     pthread_mutex_unlock(&w->mu);
+    if (moved && !*nmoved) {
+        free(*moved);
+        *moved = NULL;
+    }
     return error;
+}
+
+int vs_wal_truncate(vs_wal *w, uint64_t seq)
+{
+    return drop_covered(w, seq, NULL, NULL, NULL);
+}
+
+int vs_wal_archive(vs_wal *w, uint64_t seq, const char *archive_dir,
+                   uint64_t **moved, size_t *nmoved)
+{
+    if (!archive_dir)
+        return vs_error_set(VS_EINVALID, "wal archive: no directory");
+    return drop_covered(w, seq, archive_dir, moved, nmoved);
+}
+
+bool vs_wal_failed(vs_wal *w, char *why, size_t n)
+{
+    if (!atomic_load(&w->failed_seen)) /* every write asks: no lock */
+        return false;
+    pthread_mutex_lock(&w->mu);
+    bool failed = w->failed;
+    if (failed && why && n)
+        snprintf(why, n, "%s", w->why);
+    pthread_mutex_unlock(&w->mu);
+    return failed;
+}
+
+const char *vs_wal_dir(const vs_wal *w)
+{
+    return w->dir;
+}
+
+vs_wal_fsync vs_wal_policy(const vs_wal *w)
+{
+    return w->policy;
 }
 
 void vs_wal_stats_get(vs_wal *w, vs_wal_stats *out)
@@ -593,6 +680,7 @@ void vs_wal_stats_get(vs_wal *w, vs_wal_stats *out)
     out->segments = w->nsegs;
     out->last_seq = w->last_seq;
     out->sync_max_us = w->sync_max_us;
+    out->first_seq = w->nsegs ? w->segs[0] : 0;
+    out->disk_bytes = w->closed_bytes + (w->fd >= 0 ? w->seg_size : 0);
     pthread_mutex_unlock(&w->mu);
 }
-

@@ -4,7 +4,8 @@
  * a store with the seq it carries.  The files, framing and replay are in
  * wal.c.
  *
- * Payloads (after u64 seq | u8 op), varints being unsigned LEB128:
+ * A body is a 17-byte head, u64 seq | u64 time (Unix ms, when it was
+ * encoded) | u8 op, then the op's payload; varints are unsigned LEB128:
  *   create  name | varint dimension | u8 metric
  *   drop    name
  *   upsert  name | varint dimension | varint n |
@@ -22,6 +23,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "wal.h"
 
@@ -59,15 +61,56 @@ static uint8_t *put_bytes(uint8_t *p, const void *s, size_t n)
     return p + n;
 }
 
-static uint8_t *put_head(uint8_t *p, uint64_t seq, uint8_t op)
+static uint64_t le64(const uint8_t *p)
 {
+    uint64_t v = 0;
     for (int i = 0; i < 8; i++)
-        *p++ = (uint8_t)(seq >> (8 * i));
-    *p++ = op;
-    return p;
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
 }
 
-/* Checks seq and the name; *size_out gets seq + op + the name's bytes. */
+static void set_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint8_t *put_head(uint8_t *p, uint64_t seq, uint8_t op)
+{
+    set_le64(p, seq);
+    set_le64(p + 8, wall_ms());
+    p[16] = op;
+    return p + VS_WAL_HEAD_SIZE;
+}
+
+uint64_t vs_wal_body_seq(const void *body)
+{
+    return le64(body);
+}
+
+uint64_t vs_wal_body_time(const void *body)
+{
+    return le64((const uint8_t *)body + 8);
+}
+
+void vs_wal_body_set_seq(void *body, uint64_t seq)
+{
+    set_le64(body, seq);
+}
+
+void vs_wal_body_set_time(void *body, uint64_t time_ms)
+{
+    set_le64((uint8_t *)body + 8, time_ms);
+}
+
+/* Checks seq and the name; *size_out gets the head + the name's bytes. */
 static int head_size(size_t *size_out, uint64_t seq, const char *name,
                      const char *what)
 {
@@ -79,7 +122,7 @@ static int head_size(size_t *size_out, uint64_t seq, const char *name,
                             "wal %s: collection name of %zu "
                             "bytes (1 to %d)",
                             what, len, VS_NAME_MAX);
-    *size_out = 9 + varint_size(len) + len;
+    *size_out = VS_WAL_HEAD_SIZE + varint_size(len) + len;
     return 0;
 }
 
@@ -427,8 +470,8 @@ static int decode(decoded *d, reader *r)
                                         "delete"};
     int error;
 
-    d->op = r->p[8];
-    r->pos = 9;
+    d->op = r->p[16];
+    r->pos = VS_WAL_HEAD_SIZE;
     r->what = d->op <= VS_WAL_OP_DELETE ? names[d->op] : "?";
     if (!r->seq)
         return corrupt(r, "seq 0");
@@ -488,15 +531,14 @@ int vs_wal_apply(vs_store *st, const void *body, size_t n)
     vs_collection *c = NULL;
 
     memset(&d, 0, sizeof(d));
-    if (!body || n < 9) {
+    if (!body || n < VS_WAL_HEAD_SIZE) {
         error = vs_error_set(VS_ECORRUPT,
                              "wal record of %zu bytes is "
-                             "shorter than its seq and op",
+                             "shorter than its head",
                              body ? n : 0);
         goto done;
     }
-    for (int i = 0; i < 8; i++)
-        r.seq |= (uint64_t)r.p[i] << (8 * i);
+    r.seq = le64(body);
     error = decode(&d, &r);
     if (error < 0)
         goto done;

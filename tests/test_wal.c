@@ -7,7 +7,11 @@
  * followed by good segments is corruption and nothing is cut; after/until
  * windows and gaps; rotation and truncation; seqs that do not increase;
  * eight threads under "always" share fsyncs; a failed write fails the log
- * for good; malformed bodies leave the store as it was.
+ * for good (vs_wal_failed says why); malformed bodies leave the store as
+ * it was; the hardware and table CRC-32C agree; covered segments move to
+ * an archive that a replay reads with the live log (a segment found in
+ * both counts once), pruning keeps what a seq still needs; bounds by seq
+ * and by record time, and what the replay reports about them.
  */
 #include <check.h>
 #include <dirent.h>
@@ -19,12 +23,14 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fsutil.h"
 #include "log.h"
 #include "testutil.h"
 #include "wal.h"
+#include "wal_int.h"
 
 #define HDR 16
 #define FRAME 8
@@ -289,10 +295,14 @@ START_TEST(test_crc32c)
         for (size_t n = 0; n + off <= sizeof(buf); n += 1 + n / 8) {
             uint32_t want = crc_bitwise(buf + off, n);
             ck_assert_uint_eq(vs_wal_crc32c(0, buf + off, n), want);
+            ck_assert_uint_eq(vs_wal__crc32c_table(0, buf + off, n), want);
             size_t half = n / 3;
             uint32_t c = vs_wal_crc32c(0, buf + off, half);
             ck_assert_uint_eq(vs_wal_crc32c(c, buf + off + half, n - half),
                               want);
+            c = vs_wal__crc32c_table(0, buf + off, half);
+            ck_assert_uint_eq(
+                vs_wal__crc32c_table(c, buf + off + half, n - half), want);
         }
 }
 END_TEST
@@ -717,7 +727,7 @@ START_TEST(test_rotation_truncate)
         const char *name = strrchr(segs[i], '/') + 1;
         first[i] = strtoull(name, NULL, 10);
         ck_assert_uint_eq(strlen(name), 24);
-        ck_assert(memcmp(data, "VSWAL\0\0\1", 8) == 0);
+        ck_assert(memcmp(data, "VSWAL\0\0\2", 8) == 0);
         ck_assert_uint_eq(le32(data + 8), first[i]);
         /* the first record of a segment is its namesake */
         ck_assert_uint_eq(le32(data + HDR + FRAME), first[i]);
@@ -1078,6 +1088,9 @@ START_TEST(test_write_failure)
     vs_buf_reset(&b);
     ck_assert_int_eq(vs_wal_encode_drop(&b, 100, "b"), 0);
     ck_assert_int_eq(vs_wal_append(w, b.ptr, b.len), VS_EIO);
+    char why[256] = "";
+    ck_assert(vs_wal_failed(w, why, sizeof(why)));
+    ck_assert_ptr_nonnull(strstr(why, "seq 6"));
     vs_wal_stats s;
     vs_wal_stats_get(w, &s);
     ck_assert_uint_eq(s.appends, 6); /* taken, then its write failed */
@@ -1200,48 +1213,49 @@ START_TEST(test_malformed)
     }
 
     /* field by field, in the upsert body:
-     * seq(8) op(1) namelen(1) "a" dim(1) n(1) idlen(1) "r" vector(8) ... */
+     * seq(8) time(8) op(1) namelen(1) "a" dim(1) n(1) idlen(1) "r" vector(8)
+     * ... */
     uint8_t *u = malloc(ends[1]);
     ck_assert_ptr_nonnull(u);
     memcpy(u, b.ptr, ends[1]);
     p = u;
-    p[8] = 9; /* unknown op */
+    p[16] = 9; /* unknown op */
     apply_refused(st, u, ends[1], VS_ECORRUPT);
-    p[8] = 0;
+    p[16] = 0;
     apply_refused(st, u, ends[1], VS_ECORRUPT);
-    p[8] = VS_WAL_OP_UPSERT;
+    p[16] = VS_WAL_OP_UPSERT;
     memset(p, 0, 8); /* seq 0 */
     apply_refused(st, u, ends[1], VS_ECORRUPT);
     p[0] = 3;
-    p[9] = 0; /* empty name */
+    p[17] = 0; /* empty name */
     apply_refused(st, u, ends[1], VS_ECORRUPT);
-    p[9] = 200; /* longer than the body */
+    p[17] = 200; /* longer than the body */
     apply_refused(st, u, ends[1], VS_ECORRUPT);
-    p[9] = 1;
-    p[10] = 0; /* NUL in the name */
+    p[17] = 1;
+    p[18] = 0; /* NUL in the name */
     apply_refused(st, u, ends[1], VS_ECORRUPT);
-    p[10] = 'a';
-    p[11] = 0; /* dimension 0 */
+    p[18] = 'a';
+    p[19] = 0; /* dimension 0 */
     apply_refused(st, u, ends[1], VS_ECORRUPT);
-    p[11] = 2;
-    p[12] = 100; /* more records than bytes */
+    p[19] = 2;
+    p[20] = 100; /* more records than bytes */
     apply_refused(st, u, ends[1], VS_ECORRUPT);
-    p[12] = 0x80 | 2; /* a varint that runs into the id */
+    p[20] = 0x80 | 2; /* a varint that runs into the id */
     apply_refused(st, u, ends[1], VS_ECORRUPT);
-    p[12] = 2;
-    p[13] = 0; /* empty id */
+    p[20] = 2;
+    p[21] = 0; /* empty id */
     apply_refused(st, u, ends[1], VS_ECORRUPT);
-    p[13] = 1;
-    p[23] = 0x7f; /* metadata length beyond the body */
+    p[21] = 1;
+    p[31] = 0x7f; /* metadata length beyond the body */
     apply_refused(st, u, ends[1], VS_ECORRUPT);
-    p[23] = 11;
+    p[31] = 11;
     /* an overlong varint for n */
     {
         uint8_t big[32];
-        memcpy(big, u, 12);
+        memcpy(big, u, 20);
         for (int i = 0; i < 11; i++)
-            big[12 + i] = 0xff;
-        apply_refused(st, big, 23, VS_ECORRUPT);
+            big[20 + i] = 0xff;
+        apply_refused(st, big, 31, VS_ECORRUPT);
     }
     /* intact again: applies */
     ck_assert_int_eq(vs_wal_apply(st, u, ends[1]), 0);
@@ -1306,6 +1320,244 @@ START_TEST(test_apply_rules)
 }
 END_TEST
 
+/* ---- archive and point-in-time replay ---- */
+
+static uint64_t dir_bytes(char **segs)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; segs[i]; i++)
+        total += size_of(segs[i]);
+    return total;
+}
+
+static vs_store *replay_opts(vs_wal_replay_info *info, const char *dir,
+                             const vs_wal_replay_opts *o, int want)
+{
+    vs_store *st = o->after ? script_store(o->after) : NULL;
+    if (!st)
+        ck_assert_int_eq(vs_store_new(&st), 0);
+    int error = vs_wal_replay_to(info, st, dir, o);
+    ck_assert_msg(error == want, "replay: %d (%s), want %d", error,
+                  vs_error_last(), want);
+    return st;
+}
+
+START_TEST(test_archive)
+{
+    char *dir = vs_test_tmpdir_new();
+    char *arch = vs_test_path(dir, "archive");
+    vs_wal *w = NULL;
+    vs_store *full = NULL;
+    vs_buf b = VS_BUF_INIT(1 << 20);
+    vs_wal_replay_info info;
+    vs_wal_stats s;
+    size_t nseg, nlive, narch;
+    uint64_t *moved = NULL, count, bytes;
+
+    ck_assert_int_eq(vs_store_new(&full), 0);
+    ck_assert_int_eq(vs_wal_open(&w, dir, VS_WAL_FSYNC_NO, 300), 0);
+    for (uint64_t i = 1; i <= 40; i++) {
+        script_op(full, &b, i);
+        ck_assert_int_eq(vs_wal_append(w, b.ptr, b.len), 0);
+    }
+    char **segs = segments(dir, &nseg);
+    ck_assert_uint_ge(nseg, 5);
+    vs_wal_stats_get(w, &s);
+    ck_assert_uint_eq(s.first_seq, 1);
+    uint64_t total = dir_bytes(segs);
+    ck_assert_uint_eq(s.disk_bytes, total);
+
+    /* nothing there yet: an empty archive */
+    ck_assert_int_eq(vs_wal_archive_stats(&count, &bytes, arch), 0);
+    ck_assert_uint_eq(count, 0);
+    ck_assert_int_eq(vs_wal_archive(w, 0, arch, &moved, &narch), 0);
+    ck_assert_ptr_null(moved);
+    ck_assert_uint_eq(narch, 0);
+
+    /* the segments all at or below 20 move, in order, names kept */
+    ck_assert_int_eq(vs_wal_archive(w, 20, arch, &moved, &narch), 0);
+    ck_assert_uint_ge(narch, 1);
+    ck_assert_uint_lt(narch, nseg);
+    char name[VS_WAL_NAME_SIZE];
+    for (size_t i = 0; i < narch; i++) {
+        vs_wal_segment_name(name, moved[i]);
+        ck_assert_str_eq(name, strrchr(segs[i], '/') + 1);
+        char *to = vs_test_path(arch, name);
+        ck_assert_uint_gt(size_of(to), 16);
+        free(to);
+    }
+    char **live = segments(dir, &nlive);
+    ck_assert_uint_eq(nlive + narch, nseg);
+    vs_wal_stats_get(w, &s);
+    ck_assert_uint_eq(s.first_seq,
+                      strtoull(strrchr(live[0], '/') + 1, NULL, 10));
+    ck_assert_uint_le(s.first_seq, 21);
+    ck_assert_uint_eq(s.disk_bytes, dir_bytes(live));
+    ck_assert_int_eq(vs_wal_archive_stats(&count, &bytes, arch), 0);
+    ck_assert_uint_eq(count, narch);
+    ck_assert_uint_eq(bytes + s.disk_bytes, total);
+
+    /* the live log alone starts after a gap; with the archive it is whole */
+    vs_store *st = replay_new(&info, dir, 0, 0, VS_ECORRUPT);
+    ck_assert_uint_eq(info.gap_due, 1);
+    ck_assert_uint_eq(info.gap_seq, s.first_seq);
+    vs_store_free(st);
+    vs_wal_replay_opts o = {0, 0, 0, arch, false};
+    st = replay_opts(&info, dir, &o, 0);
+    ck_assert_uint_eq(info.records, 40);
+    ck_assert(!info.reached);
+    assert_same(full, st);
+    vs_store_free(st);
+
+    /* bounded by seq, across the archive and the live log */
+    o.until_seq = 25;
+    st = replay_opts(&info, dir, &o, 0);
+    ck_assert_uint_eq(info.last_seq, 25);
+    ck_assert(info.reached);
+    vs_store *want = script_store(25);
+    assert_same(want, st);
+    vs_store_free(want);
+    vs_store_free(st);
+    o.until_seq = 100; /* past the end: all of it, not reached */
+    o.after = 3;
+    st = replay_opts(&info, dir, &o, 0);
+    ck_assert_uint_eq(info.skipped, 3);
+    ck_assert_uint_eq(info.records, 37);
+    ck_assert(!info.reached);
+    assert_same(full, st);
+    vs_store_free(st);
+
+    /* a segment found in both places (moved while listed) counts once */
+    vs_wal_segment_name(name, s.first_seq);
+    char *from = vs_test_path(dir, name), *to = vs_test_path(arch, name);
+    size_t len;
+    char *data = slurp(from, &len);
+    spit(to, data, len);
+    free(data);
+    o.after = 0;
+    o.until_seq = 0;
+    st = replay_opts(&info, dir, &o, 0);
+    ck_assert_uint_eq(info.records, 40);
+    vs_store_free(st);
+    ck_assert_int_eq(unlink(to), 0);
+    free(from);
+    free(to);
+
+    /* prune: only segments wholly at or below the seq go, oldest first */
+    size_t removed = 9;
+    ck_assert_int_eq(vs_wal_prune_archive(&removed, arch, 0, s.first_seq), 0);
+    ck_assert_uint_eq(removed, 0);
+    uint64_t second = narch > 1 ? moved[1] : s.first_seq;
+    ck_assert_int_eq(
+        vs_wal_prune_archive(&removed, arch, second - 1, s.first_seq), 0);
+    ck_assert_uint_eq(removed, 1);
+    ck_assert_int_eq(vs_wal_prune_archive(&removed, arch, 1000, 0), 0);
+    ck_assert_uint_eq(removed, narch - 2 + (narch == 1)); /* last stays */
+    ck_assert_int_eq(vs_wal_archive_stats(&count, &bytes, arch), 0);
+    ck_assert_uint_eq(count, narch == 1 ? 0 : 1);
+    ck_assert_int_eq(vs_wal_prune_archive(&removed, arch, 1000, s.first_seq),
+                     0);
+    ck_assert_int_eq(vs_wal_archive_stats(&count, &bytes, arch), 0);
+    ck_assert_uint_eq(count, 0);
+    ck_assert_int_eq(vs_wal_prune_archive(&removed, "/nonexistent/x", 9, 9), 0);
+
+    /* appends go on after archiving */
+    script_op(full, &b, 41);
+    ck_assert_int_eq(vs_wal_append(w, b.ptr, b.len), 0);
+    vs_wal_close(w);
+
+    free(moved);
+    segments_free(live);
+    segments_free(segs);
+    vs_store_free(full);
+    vs_buf_dispose(&b);
+    free(arch);
+    vs_test_tmpdir_free(dir);
+}
+END_TEST
+
+START_TEST(test_until_time)
+{
+    char *dir = vs_test_tmpdir_new();
+    vs_wal *w = NULL;
+    vs_store *full = NULL;
+    vs_buf b = VS_BUF_INIT(1 << 20);
+    vs_wal_replay_info info;
+
+    /* the head: seq and the time the encoder stamped (now) */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000u;
+    ck_assert_int_eq(vs_wal_encode_drop(&b, 7, "x"), 0);
+    ck_assert_uint_eq(vs_wal_body_seq(b.ptr), 7);
+    ck_assert_uint_ge(vs_wal_body_time(b.ptr), now - 60000);
+    ck_assert_uint_le(vs_wal_body_time(b.ptr), now + 60000);
+    vs_wal_body_set_seq(b.ptr, 9);
+    vs_wal_body_set_time(b.ptr, 1234);
+    ck_assert_uint_eq(vs_wal_body_seq(b.ptr), 9);
+    ck_assert_uint_eq(vs_wal_body_time(b.ptr), 1234);
+
+    /* write i stamped 1000 + 10 i */
+    ck_assert_int_eq(vs_store_new(&full), 0);
+    ck_assert_int_eq(vs_wal_open(&w, dir, VS_WAL_FSYNC_NO, 0), 0);
+    for (uint64_t i = 1; i <= 12; i++) {
+        script_op(full, &b, i);
+        vs_wal_body_set_time(b.ptr, 1000 + 10 * i);
+        ck_assert_int_eq(vs_wal_append(w, b.ptr, b.len), 0);
+    }
+    vs_wal_close(w);
+
+    vs_wal_replay_opts o = {0, 0, 1045, NULL, false};
+    vs_store *st = replay_opts(&info, dir, &o, 0);
+    ck_assert_uint_eq(info.last_seq, 4);
+    ck_assert_uint_eq(info.last_time_ms, 1040);
+    ck_assert(info.reached);
+    vs_store *want = script_store(4);
+    assert_same(want, st);
+    vs_store_free(want);
+    vs_store_free(st);
+
+    /* records at or below `after` are skipped whatever their time */
+    o.after = 6;
+    st = replay_opts(&info, dir, &o, 0);
+    ck_assert_uint_eq(info.records, 0);
+    ck_assert_uint_eq(info.skipped, 6);
+    ck_assert(info.reached);
+    vs_store_free(st);
+
+    /* both bounds: the first one met wins */
+    o.after = 0;
+    o.until_ms = 1100;
+    o.until_seq = 8;
+    st = replay_opts(&info, dir, &o, 0);
+    ck_assert_uint_eq(info.last_seq, 8);
+    vs_store_free(st);
+
+    /* past the end: everything, not reached; a torn tail is left alone */
+    o.until_seq = 0;
+    o.until_ms = 99999;
+    char **segs = segments(dir, &(size_t){0});
+    uint64_t size = size_of(segs[0]);
+    int fd = open(segs[0], O_WRONLY | O_APPEND);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(vs_fs_write_full(fd, "\x40\0\0\0garbage", 11), 0);
+    close(fd);
+    st = replay_opts(&info, dir, &o, 0);
+    ck_assert_uint_eq(info.records, 12);
+    ck_assert(!info.reached);
+    ck_assert(info.torn_tail);
+    ck_assert_uint_eq(info.torn_bytes, 11);
+    ck_assert_uint_eq(size_of(segs[0]), size + 11);
+    assert_same(full, st);
+    vs_store_free(st);
+
+    segments_free(segs);
+    vs_store_free(full);
+    vs_buf_dispose(&b);
+    vs_test_tmpdir_free(dir);
+}
+END_TEST
+
 static Suite *wal_suite(void)
 {
     Suite *s = suite_create("wal");
@@ -1329,6 +1581,8 @@ static Suite *wal_suite(void)
     tcase_add_test(tc, test_gaps);
     tcase_add_test(tc, test_rotation_truncate);
     tcase_add_test(tc, test_seq_order);
+    tcase_add_test(tc, test_archive);
+    tcase_add_test(tc, test_until_time);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("sync");

@@ -7,13 +7,13 @@ layer_of() {
   case "$1" in
     error | log | buf | fsutil | checksum | jsonv | floatfmt) echo 0 ;;
     store | store_*) echo 1 ;;
-    stream | stream_* | codec | codec_* | shuffle) echo 2 ;;
+    stream | stream_* | codec | codec_* | shuffle | crypt) echo 2 ;;
     fmt | fmt_*) echo 3 ;;
-    snapshot | manifest | snapfork | snapfork_* | wal | wal_*) echo 4 ;;
+    snapshot | snapshot_* | manifest | snapfork | snapfork_* | wal | wal_*) echo 4 ;;
     s3 | s3_*) echo 5 ;;
-    job | job_* | progress | ops | autosave) echo 6 ;;
+    job | job_* | progress | ops | ops_* | autosave | remote | retention) echo 6 ;;
     http | http_* | api | api_* | www_assets) echo 7 ;;
-    config | main | vecsnapd | vecsnap) echo 8 ;;
+    config | main | vecsnapd | vecsnap | vecsnap_*) echo 8 ;;
     *) echo 99 ;;
   esac
 }
