@@ -1,6 +1,8 @@
 /*
- * vecsnapd web page: collections, search, snapshots, jobs, auto-save,
- * export and import over the HTTP API v1.  No dependency, no build step.
+ * vecsnapd web page: collections, search, snapshots (full and incremental,
+ * point-in-time restore), remote storage, jobs, auto-save, the write-ahead
+ * log, export and import, retention over the HTTP API v1.  No dependency,
+ * no build step.
  *
  * Every call goes through api(): JSON in and out, the bearer token (kept in
  * localStorage) as Authorization header, and errors thrown as ApiError with
@@ -10,6 +12,8 @@
  * fetch() stream parsed here (EventSource cannot send headers), and by
  * polling GET /v1/jobs/{id} when neither stream works.  Everything shown is
  * built with DOM calls and textContent: server data is never parsed as HTML.
+ * Remote storage is asked about once: a 400 "not configured" hides what
+ * needs it (the panel says so) until the page is loaded again.
  */
 'use strict';
 
@@ -31,6 +35,9 @@
     snapshots: [],
     current: null,
     jobs: new Map(), /* id -> job (record + view) */
+    remote: {configured: null, note: '', snapshots: []},
+    uploadTouched: false, /* the upload box no longer follows the config */
+    retentionTouched: false, /* the policy form no longer follows it */
   };
 
   /* ---- small helpers ---- */
@@ -425,30 +432,85 @@
       state.current = d ? d.current || null : null;
       clearError('snapshots');
       renderSnapshots();
+      renderRemote(); /* its "local" badges */
     } catch (e) {
       say('snapshots', e);
     }
   }
 
+  /* A snapshot's name for messages and labels: its name, or its id. */
+  function snapLabel(s) {
+    return s.name || s.id;
+  }
+
+  /* The label of a snapshot known here (local or remote) by its id. */
+  function labelOf(id) {
+    const s = state.snapshots.find((x) => x.id === id) ||
+      state.remote.snapshots.find((x) => x.id === id);
+    return s && s.name ? `${s.name} (${id})` : id;
+  }
+
+  const remoteOn = () => state.remote.configured === true;
+
+  /* The badges after a snapshot's name. */
+  function snapBadges(s, isCurrent) {
+    const out = [];
+    const badge = (cls, title, text) => {
+      out.push(' ', el('span', {class: `badge ${cls}`, title}, text));
+    };
+    if (isCurrent) badge('current', 'the live state\'s base (CURRENT)',
+      'CURRENT');
+    if (s.origin === 'upload') badge('', 'uploaded as a file', 'uploaded');
+    if (s.origin === 'compact') badge('', 'a chain compacted into one full ' +
+      'snapshot', 'compacted');
+    if (s.encrypted === true) badge('enc', 'the data file is encrypted',
+      'encrypted');
+    return out;
+  }
+
+  /* The kind cell: full, or incremental with its parent (a link to its
+   * row when that is listed) and its base in the title. */
+  function kindCell(s, rowPrefix, list) {
+    const td = el('td', {class: 'kind', dataset: {label: 'Kind'}});
+    if (s.kind !== 'incremental') {
+      td.append(s.kind || 'full');
+      return td;
+    }
+    const parent = list.find((x) => x.id === s.parent);
+    const name = parent && parent.name ? parent.name : s.parent;
+    td.append(el('div', {},
+      el('span', {class: 'badge incr', title: `changes ${s.seq_from} < seq ` +
+        `<= ${s.seq}: ${fmtNum(s.changed)} written, ${fmtNum(s.deleted)} ` +
+        `deleted; base ${s.base || '?'}`},
+      'incremental'),
+      el('span', {class: 'sub'}, 'parent ', parent ?
+        el('a', {href: `#${rowPrefix}${s.parent}`, title: s.parent}, name) :
+        el('code', {title: 'not listed here'}, s.parent || '?'))));
+    return td;
+  }
+
+  function smallButton(text, label, fn, cls) {
+    return el('button', {type: 'button', class: `small ${cls || ''}`,
+      'aria-label': label, on: {click: (ev) => fn(ev.currentTarget)}}, text);
+  }
+
   function renderSnapshots() {
     $('#snapshots-rows').replaceChildren(...state.snapshots.map((s) => {
       const isCurrent = s.id === state.current;
-      const label = s.name || s.id;
+      const label = snapLabel(s);
       const href = `/v1/snapshots/${enc(s.id)}/download`;
       const dl = el('a', {class: 'button small', href, download: '',
         'aria-label': `Download snapshot ${label}`}, 'Download');
       downloadLink(dl, 'snapshots', `vecsnap-${s.id}`);
       const sha = typeof s.sha256 === 'string' ? s.sha256 : '';
-      return el('tr', {class: isCurrent ? 'current' : '',
+      return el('tr', {class: isCurrent ? 'current' : '', id: `snap-${s.id}`,
         dataset: {snapshot: s.id}, 'aria-current': isCurrent ? 'true' : null},
       el('td', {dataset: {label: 'Name'}}, el('div', {},
-        s.name ? el('strong', {}, s.name) : el('em', {}, 'unnamed'), ' ',
-        isCurrent ? el('span', {class: 'badge current',
-          title: 'the live state\'s base (CURRENT)'}, 'CURRENT') : null, ' ',
-        s.origin === 'upload' ? el('span', {class: 'badge'}, 'uploaded') :
-          null,
+        s.name ? el('strong', {}, s.name) : el('em', {}, 'unnamed'),
+        ...snapBadges(s, isCurrent),
         el('code', {class: 'sub'}, s.id))),
       el('td', {dataset: {label: 'Created'}}, timeEl(s.created)),
+      kindCell(s, 'snap-', state.snapshots),
       el('td', {dataset: {label: 'Format'}}, s.format || '—'),
       el('td', {dataset: {label: 'Compression'}}, s.compression || '—'),
       el('td', {class: 'num', dataset: {label: 'Bytes'}, title:
@@ -459,48 +521,62 @@
       el('td', {dataset: {label: 'SHA-256'}},
         el('code', {title: sha}, sha ? sha.slice(0, 12) : '—')),
       el('td', {class: 'actions'},
-        el('button', {type: 'button', class: 'small',
-          'aria-label': `Restore snapshot ${label}`,
-          on: {click: (ev) => restoreSnapshot(s, ev.currentTarget)}},
-        'Restore'),
-        el('button', {type: 'button', class: 'small',
-          'aria-label': `Verify snapshot ${label}`,
-          on: {click: (ev) => verifySnapshot(s, ev.currentTarget)}},
-        'Verify'),
+        smallButton('Restore', `Restore snapshot ${label}`,
+          (b) => restoreSnapshot(s, b)),
+        smallButton('Verify', `Verify snapshot ${label}`,
+          (b) => verifySnapshot(s, b)),
         dl,
-        el('button', {type: 'button', class: 'small danger',
-          'aria-label': `Delete snapshot ${label}`,
-          on: {click: (ev) => deleteSnapshot(s, ev.currentTarget)}},
-        'Delete')));
+        remoteOn() ? smallButton('Upload',
+          `Upload snapshot ${label} to remote storage`,
+          (b) => pushSnapshot(s, b)) : null,
+        s.kind === 'incremental' ? smallButton('Compact',
+          `Compact snapshot ${label}`, (b) => compactSnapshot(s, b)) : null,
+        smallButton('Delete', `Delete snapshot ${label}`,
+          (b) => deleteSnapshot(s, b), 'danger')));
     }));
     $('#snapshots-empty').hidden = state.snapshots.length > 0;
   }
 
-  /* A 202 job, or a synchronous answer: follow the job, or report. */
-  function startedJob(panel, data, what) {
+  /* A 202 job, or a synchronous answer: follow the job, or report.  The
+   * job, if any. */
+  function startedJob(panel, data, what, extra) {
     if (data && data.job) {
-      trackJob(data.job, true, panel);
-      say(panel, `${what}: job ${data.job.id} ${data.job.state || 'queued'}`);
-      return;
+      const job = trackJob(data.job, true, panel, extra);
+      if (job && !job.ended) {
+        say(panel, `${what}: job ${data.job.id} ${data.job.state || 'queued'}`);
+      }
+      return job;
     }
     say(panel, `${what}: done`, 'ok');
     refreshAfter(what);
+    return null;
   }
 
   function snapshotBody() {
-    const body = {format: $('#snap-format').value,
-      compression: $('#snap-compression').value};
+    const kind = $('#snap-kind').value;
+    const body = {compression: $('#snap-compression').value};
+    if (kind === 'incremental') body.kind = kind; /* always binary */
+    else body.format = $('#snap-format').value;
     const name = $('#snap-name').value.trim();
     if (name) body.name = name;
+    if (remoteOn()) body.upload = $('#snap-upload').checked;
     return body;
+  }
+
+  function onSnapKind() {
+    const incr = $('#snap-kind').value === 'incremental';
+    $('#snap-format').disabled = incr;
+    $('#snap-kind-hint').hidden = !incr;
   }
 
   function onCreateSnapshot(ev) {
     ev.preventDefault();
     const f = ev.currentTarget;
     guarded('snapshots', f.querySelector('button[type=submit]'), async () => {
-      const d = await api('POST', '/v1/snapshots', snapshotBody());
-      startedJob('snapshots', d, 'snapshot');
+      const body = snapshotBody();
+      const d = await api('POST', '/v1/snapshots', body);
+      startedJob('snapshots', d, 'snapshot',
+        {want: {kind: body.kind || 'full'}});
     });
   }
 
@@ -510,14 +586,41 @@
     });
   }
 
+  /* The point-in-time bound of the restore form, as request fields. */
+  function restoreBound() {
+    const out = {};
+    const until = $('#restore-until').value.trim();
+    const seq = $('#restore-until-seq');
+    if (until) out.until = until;
+    if (seq.value.trim() !== '' || seq.validity.badInput) {
+      const n = Number(seq.value);
+      if (!Number.isSafeInteger(n) || n < 1) {
+        throw new ApiError(0, 'invalid',
+          '"until seq" must be a whole number of at least 1');
+      }
+      out.until_seq = n;
+    }
+    return out;
+  }
+
   async function restoreSnapshot(s, button) {
     const mode = $('#restore-mode').value;
-    const label = s.name || s.id;
+    const label = snapLabel(s);
+    let bound;
+    try {
+      bound = restoreBound();
+    } catch (e) {
+      say('snapshots', e);
+      return;
+    }
+    const upTo = [bound.until, bound.until_seq !== undefined ?
+      `seq ${bound.until_seq}` : ''].filter(Boolean).join(' or ');
+    const pit = upTo ? `, replaying the log up to ${upTo}` : '';
     if (mode === 'replace' && !confirm(
-      `Replace the whole live store with snapshot "${label}"?`)) return;
+      `Replace the whole live store with snapshot "${label}"${pit}?`)) return;
     await guarded('snapshots', button, async () => {
       const d = await api('POST', `/v1/snapshots/${enc(s.id)}/restore`,
-        {mode});
+        Object.assign({mode}, bound));
       startedJob('snapshots', d, 'restore');
     });
   }
@@ -540,11 +643,53 @@
     v.ok === false ? 'error' : 'ok');
   }
 
-  async function deleteSnapshot(s, button) {
-    if (!confirm(`Delete snapshot "${s.name || s.id}"?`)) return;
+  async function pushSnapshot(s, button) {
     await guarded('snapshots', button, async () => {
-      await api('DELETE', `/v1/snapshots/${enc(s.id)}`);
-      say('snapshots', `deleted ${s.id}`, 'ok');
+      const d = await api('POST', `/v1/snapshots/${enc(s.id)}/upload`);
+      startedJob('snapshots', d, 'upload');
+    });
+  }
+
+  async function compactSnapshot(s, button) {
+    await guarded('snapshots', button, async () => {
+      const d = await api('POST', `/v1/snapshots/${enc(s.id)}/compact`);
+      startedJob('snapshots', d, 'compact');
+    });
+  }
+
+  /* A 409 that names snapshots depending on the one to delete, answered
+   * with "… or delete with cascade": ask whether to take them along. */
+  function offersCascade(code, message) {
+    return code === 'busy' && /cascade/.test(message || '');
+  }
+
+  function askCascade(what, message) {
+    return confirm(`${message}.\n\nDelete ${what} and every snapshot that ` +
+      'depends on it?');
+  }
+
+  function deletedText(ids, where) {
+    const list = Array.isArray(ids) ? ids : [];
+    return `deleted ${list.length} ${where}snapshot${list.length === 1 ?
+      '' : 's'}: ${list.join(', ')}`;
+  }
+
+  async function deleteSnapshot(s, button) {
+    const label = snapLabel(s);
+    if (!confirm(`Delete snapshot "${label}"?`)) return;
+    await guarded('snapshots', button, async () => {
+      try {
+        await api('DELETE', `/v1/snapshots/${enc(s.id)}`);
+        say('snapshots', `deleted ${s.id}`, 'ok');
+      } catch (e) {
+        if (!(e instanceof ApiError && e.status === 409 &&
+              offersCascade(e.code, e.message)) ||
+            !askCascade(`snapshot "${label}"`, e.message)) throw e;
+        const d = await api('DELETE',
+          `/v1/snapshots/${enc(s.id)}?cascade=true`);
+        say('snapshots', deletedText(d && d.deleted ? d.deleted : [s.id],
+          ''), 'ok');
+      }
       await loadSnapshots();
     });
   }
@@ -587,9 +732,11 @@
   }
 
   /* Show a job and follow it until it ends.  `watched`: it was started
-   * from this page, so its end refreshes what it changed. */
-  function trackJob(rec, watched, panel) {
-    if (!rec || !rec.id) return;
+   * from this page, so its end refreshes what it changed and is reported
+   * in `panel`; `extra` rides along (want: what was asked, after: called
+   * with the job once it ended). */
+  function trackJob(rec, watched, panel, extra) {
+    if (!rec || !rec.id) return null;
     let job = state.jobs.get(rec.id);
     if (!job) {
       job = {id: rec.id, events: 0, source: 'none', stream: null,
@@ -602,12 +749,15 @@
     } else if (watched) { /* listed by a refresh before its 202 came */
       job.watched = true;
       job.panel = panel;
+      job.ended = false; /* report its end here, once more */
     }
+    if (extra) Object.assign(job, extra);
     Object.assign(job, pickRecord(rec));
     renderJob(job);
     if (isFinal(job)) finishJob(job);
     else if (!job.stream) follow(job);
     $('#jobs-empty').hidden = state.jobs.size > 0;
+    return job;
   }
 
   function trimJobs() {
@@ -838,20 +988,95 @@
     } else if (op === 'verify') {
       const r = job.result || {};
       reportVerify(r.verify || r);
+    } else if (op === 'retention') {
+      const r = job.result && job.result.retention;
+      if (r) renderRetentionResult(r);
+      say(job.panel, r ? retentionText(r) : `${op} ${job.id} done`, 'ok');
     } else {
-      say(job.panel, `${op} ${job.id} done`, 'ok');
+      say(job.panel, doneText(job, op), 'ok');
     }
     refreshAfter(op);
+    if (typeof job.after === 'function') {
+      const after = job.after;
+      job.after = null;
+      setTimeout(() => after(job), 0); /* after the message is shown */
+    }
+  }
+
+  const plural = (n, one) => `${fmtNum(n)} ${one}${n === 1 ? '' : 's'}`;
+
+  /* What a finished job did, from its result (JobResult). */
+  function doneText(job, op) {
+    const r = job.result || {};
+    const s = r.snapshot || {};
+    const want = job.want || {};
+    if ((op === 'snapshot' || op === 'save') && s.id) {
+      let t = `snapshot ${s.id} written (${s.kind || 'full'}`;
+      if (s.kind === 'incremental') {
+        t += `: ${plural(s.changed, 'record')} changed, ` +
+          `${fmtNum(s.deleted)} deleted since its parent`;
+      }
+      t += `, ${plural(s.records, 'record')})`;
+      if (want.kind === 'incremental' && s.kind !== 'incremental') {
+        t += '; taken full: there was nothing to build on';
+      }
+      if (r.remote) {
+        t += `; uploaded to remote storage${r.remote.encrypted ?
+          ' (encrypted)' : ''}`;
+      }
+      return t;
+    }
+    if ((op === 'restore' || op === 'load') && r.restore) {
+      const x = r.restore;
+      let t = `restored ${plural(x.records, 'record')} from ${x.snapshot} ` +
+        `(${x.mode})`;
+      if (r.fetched) t += ', fetched from remote storage';
+      if (typeof x.replayed === 'number') {
+        t += `; replayed ${plural(x.replayed, 'log record')} to seq ` +
+          `${x.replayed_to_seq}`;
+        if (x.until_seq_reached === false) {
+          t += ' (the log ended before the bound)';
+        }
+      }
+      if (x.saved_as) t += `; saved as ${x.saved_as}`;
+      return t;
+    }
+    if (op === 'compact' && s.id) {
+      return `compacted ${r.compacted || 'the chain'} into full snapshot ` +
+        `${s.id}${r.current ? ', now CURRENT' : ''}`;
+    }
+    if (op === 'upload' && r.remote) {
+      return `uploaded ${r.remote.id} to remote storage` +
+        `${r.remote.encrypted ? ' (encrypted)' : ''}`;
+    }
+    if (op === 'fetch' && s.id) {
+      return `fetched ${s.id} into the catalog (${plural(s.records,
+        'record')})`;
+    }
+    if (op === 'delete' && Array.isArray(r.deleted)) {
+      return deletedText(r.deleted, 'remote ');
+    }
+    return `${op} ${job.id} done`;
   }
 
   function refreshAfter(op) {
     if (op === 'snapshot' || op === 'save') {
       loadSnapshots();
       loadAutosave();
+      loadRemote();
+      loadWal();
     } else if (op === 'restore' || op === 'load' || op === 'import') {
       loadCollections();
       loadSnapshots();
       loadAutosave();
+      loadWal();
+    } else if (op === 'compact' || op === 'fetch') {
+      loadSnapshots();
+    } else if (op === 'upload' || op === 'delete') {
+      loadRemote();
+    } else if (op === 'retention') {
+      loadSnapshots();
+      loadRemote();
     }
   }
 
@@ -887,6 +1112,22 @@
       ['Writes', [a.format, a.compression].filter(Boolean).join(' + ') ||
         '—'],
     ];
+    if (typeof a.keep === 'number') {
+      facts.push(['Keeps', a.keep ? `the newest ${fmtNum(a.keep)}` : 'all']);
+    }
+    if (typeof a.saves === 'number') facts.push(['Saves', fmtNum(a.saves)]);
+    if (typeof a.incremental === 'boolean') {
+      facts.push(['Incremental', !a.incremental ? 'no' :
+        (a.full_every > 1 ? `yes, every ${ordinal(a.full_every)} one full` :
+          'yes, but every one full (full every <= 1)')]);
+    }
+    if (typeof a.full_every === 'number') {
+      facts.push(['Full every', fmtNum(a.full_every)]);
+    }
+    if (typeof a.upload === 'boolean') {
+      facts.push(['Upload', a.upload ? 'yes, to remote storage' : 'no']);
+      if (!state.uploadTouched) $('#snap-upload').checked = a.upload;
+    }
     $('#autosave-facts').replaceChildren(...facts.flatMap(([k, v]) => [
       el('dt', {}, k), el('dd', {dataset: {fact: k}}, v)]));
     const f = $('#autosave-form');
@@ -894,6 +1135,13 @@
       $('#as-interval').value = a.interval_s ?? '';
       $('#as-changes').value = a.after_changes ?? '';
     }
+  }
+
+  function ordinal(n) {
+    const t = n % 100;
+    const suf = t >= 11 && t <= 13 ? 'th' :
+      ({1: 'st', 2: 'nd', 3: 'rd'}[n % 10] || 'th');
+    return `${fmtNum(n)}${suf}`;
   }
 
   function onAutosave(ev) {
@@ -906,6 +1154,287 @@
       renderAutosave(await api('PUT', '/v1/autosave', body));
       say('autosave', 'auto-save settings applied', 'ok');
     });
+  }
+
+  /* ---- remote storage ---- */
+
+  async function loadRemote() {
+    if (state.remote.configured === false) return;
+    try {
+      const d = await api('GET', '/v1/remote/snapshots');
+      state.remote.snapshots = Array.isArray(d && d.snapshots) ?
+        d.snapshots : [];
+      setRemote(true);
+      clearError('remote');
+      renderRemote();
+    } catch (e) {
+      if (e.status === 400 && /not configured/.test(e.message)) {
+        state.remote.note = e.message;
+        setRemote(false);
+        return;
+      }
+      if (e.status >= 500) { /* configured, but out of reach (502) */
+        setRemote(true);
+        renderRemote();
+      }
+      say('remote', e);
+    }
+  }
+
+  /* Shows or hides what needs remote storage. */
+  function setRemote(on) {
+    const was = state.remote.configured;
+    state.remote.configured = on;
+    $('#remote-on').hidden = !on;
+    const off = $('#remote-off');
+    off.hidden = on;
+    off.textContent = on ? '' : `Not in use: ${state.remote.note}.`;
+    $('#snap-upload-field').hidden = !on;
+    $('#ret-remote-field').hidden = !on;
+    if (!on) $('#ret-remote').checked = false;
+    if (was !== on) renderSnapshots(); /* their Upload buttons */
+  }
+
+  function renderRemote() {
+    if (!remoteOn()) return;
+    const list = state.remote.snapshots;
+    const local = new Set(state.snapshots.map((s) => s.id));
+    $('#remote-rows').replaceChildren(...list.map((s) => {
+      const label = snapLabel(s);
+      const sha = typeof s.sha256 === 'string' ? s.sha256 : '';
+      return el('tr', {id: `rsnap-${s.id}`, dataset: {snapshot: s.id}},
+        el('td', {dataset: {label: 'Name'}}, el('div', {},
+          s.name ? el('strong', {}, s.name) : el('em', {}, 'unnamed'),
+          ...snapBadges(s, false),
+          ...(local.has(s.id) ? [' ', el('span', {class: 'badge local',
+            title: 'in the local catalog too'}, 'local')] : []),
+          el('code', {class: 'sub'}, s.id))),
+        el('td', {dataset: {label: 'Created'}}, timeEl(s.created)),
+        kindCell(s, 'rsnap-', list),
+        el('td', {class: 'num', dataset: {label: 'Bytes'}, title:
+          typeof s.bytes === 'number' ? `${s.bytes} bytes stored` : null},
+        fmtBytes(s.bytes)),
+        el('td', {class: 'num records', dataset: {label: 'Records'}},
+          fmtNum(s.records)),
+        el('td', {dataset: {label: 'SHA-256'}},
+          el('code', {title: sha}, sha ? sha.slice(0, 12) : '—')),
+        el('td', {class: 'actions'},
+          smallButton('Fetch', `Fetch remote snapshot ${label}`,
+            (b) => fetchRemote(s, b)),
+          smallButton('Restore', `Restore remote snapshot ${label}`,
+            (b) => restoreRemote(s, b)),
+          smallButton('Delete', `Delete remote snapshot ${label}`,
+            (b) => deleteRemote(s, b, false), 'danger')));
+    }));
+    $('#remote-empty').hidden = list.length > 0;
+  }
+
+  async function fetchRemote(s, button) {
+    await guarded('remote', button, async () => {
+      const body = $('#remote-verify').checked ? {verify: true} : {};
+      const d = await api('POST',
+        `/v1/remote/snapshots/${enc(s.id)}/fetch`, body);
+      startedJob('remote', d, 'fetch');
+    });
+  }
+
+  async function restoreRemote(s, button) {
+    const mode = $('#remote-mode').value;
+    if (mode === 'replace' && !confirm('Replace the whole live store with ' +
+      `remote snapshot "${snapLabel(s)}"?`)) return;
+    await guarded('remote', button, async () => {
+      const d = await api('POST',
+        `/v1/remote/snapshots/${enc(s.id)}/restore`, {mode});
+      startedJob('remote', d, 'restore');
+    });
+  }
+
+  /* The job fails with code `busy` when other remote snapshots are based
+   * on this one: then offer to delete them along (cascade). */
+  async function deleteRemote(s, button, cascade) {
+    const label = snapLabel(s);
+    if (!cascade && !confirm(`Delete snapshot "${label}" from remote ` +
+      'storage?')) return;
+    const what = `remote snapshot "${label}"`;
+    const again = (message) => {
+      if (askCascade(what, message)) deleteRemote(s, null, true);
+    };
+    await guarded('remote', button, async () => {
+      let d;
+      try {
+        d = await api('DELETE', `/v1/remote/snapshots/${enc(s.id)}` +
+          (cascade ? '?cascade=true' : ''));
+      } catch (e) {
+        if (cascade || !(e instanceof ApiError) ||
+            !offersCascade(e.code, e.message)) throw e;
+        say('remote', e);
+        again(e.message);
+        return;
+      }
+      startedJob('remote', d, 'delete', cascade ? null : {after: (job) => {
+        const e = job.error;
+        if (job.state === 'failed' && e && offersCascade(e.code, e.message)) {
+          again(e.message);
+        }
+      }});
+    });
+  }
+
+  /* ---- the write-ahead log ---- */
+
+  async function loadWal() {
+    try {
+      renderWal(await api('GET', '/v1/wal'));
+      clearError('wal');
+    } catch (e) {
+      say('wal', e);
+    }
+  }
+
+  function renderWal(w) {
+    if (!w) return;
+    const count = (n, bytes) => `${fmtNum(n)} (${fmtBytes(bytes)})`;
+    const facts = [
+      ['Enabled', w.enabled ? 'yes' : 'no'],
+      ['Fsync', w.fsync || '—'],
+      ['Last seq', typeof w.last_seq === 'number' ? String(w.last_seq) :
+        '—'],
+      ['Segments', count(w.segments, w.bytes)],
+      ['Archived', count(w.archived_segments, w.archived_bytes)],
+      ['Appends', fmtNum(w.appends)],
+      ['Syncs', fmtNum(w.syncs)],
+      ['Writes', w.read_only ? el('span', {class: 'pill err'},
+        `refused (read-only)${w.reason ? `: ${w.reason}` : ''}`) :
+        'accepted'],
+    ];
+    $('#wal-facts').replaceChildren(...facts.flatMap(([k, v]) => [
+      el('dt', {}, k), el('dd', {dataset: {fact: k}}, v)]));
+  }
+
+  /* ---- retention ---- */
+
+  async function loadRetention() {
+    try {
+      renderRetentionConfig(await api('GET', '/v1/retention'));
+      clearError('retention');
+    } catch (e) {
+      say('retention', e);
+    }
+  }
+
+  function policyText(p) {
+    if (!p) return '—';
+    const rules = [];
+    if (p.keep_last) rules.push(`the last ${fmtNum(p.keep_last)}`);
+    if (p.keep_within) rules.push(`those within ${p.keep_within}`);
+    if (p.keep_daily) rules.push(`${fmtNum(p.keep_daily)} daily`);
+    if (p.keep_weekly) rules.push(`${fmtNum(p.keep_weekly)} weekly`);
+    return rules.length ? `keep ${rules.join(', ')}` :
+      'no rule set: nothing is deleted';
+  }
+
+  function renderRetentionConfig(r) {
+    if (!r) return;
+    const p = r.policy || {};
+    const facts = [
+      ['Policy', policyText(p)],
+      ['After each snapshot', r.enabled ? 'applied' : 'not applied'],
+      ['Remote storage', r.remote ? 'pruned too' : 'not pruned'],
+    ];
+    $('#retention-facts').replaceChildren(...facts.flatMap(([k, v]) => [
+      el('dt', {}, k), el('dd', {dataset: {fact: k}}, v)]));
+    if (!state.retentionTouched) {
+      $('#ret-last').value = p.keep_last ?? 0;
+      $('#ret-within').value = p.keep_within || '';
+      $('#ret-daily').value = p.keep_daily ?? 0;
+      $('#ret-weekly').value = p.keep_weekly ?? 0;
+    }
+  }
+
+  /* The form as a RetentionRequest: every rule given (empty: unset). */
+  function retentionBody(dryRun) {
+    const count = (id, what) => {
+      const i = $(id);
+      if (i.value.trim() === '' && !i.validity.badInput) return 0;
+      const n = Number(i.value);
+      if (!Number.isSafeInteger(n) || n < 0) {
+        throw new ApiError(0, 'invalid',
+          `"${what}" must be a whole number of at least 0`);
+      }
+      return n;
+    };
+    const within = $('#ret-within').value.trim();
+    const body = {
+      keep_last: count('#ret-last', 'keep last'),
+      keep_within: within === '' ? null :
+        (/^[0-9]+$/.test(within) ? Number(within) : within),
+      keep_daily: count('#ret-daily', 'keep daily'),
+      keep_weekly: count('#ret-weekly', 'keep weekly'),
+      dry_run: dryRun,
+    };
+    if (remoteOn() && $('#ret-remote').checked) body.remote = true;
+    return body;
+  }
+
+  async function runRetention(dryRun, button) {
+    await guarded('retention', button, async () => {
+      const body = retentionBody(dryRun);
+      if (!dryRun && !confirm('Apply this retention policy now' +
+        `${body.remote ? ' to remote storage' : ''}? Every snapshot it ` +
+        'does not keep is deleted.')) return;
+      say('retention', dryRun ? 'dry run…' : 'applying…');
+      const d = await api('POST', '/v1/retention', body);
+      if (d && d.job) {
+        startedJob('retention', d, 'retention');
+        return;
+      }
+      const r = d && d.retention;
+      if (!r) throw new ApiError(0, 'bad_reply', 'no retention result');
+      renderRetentionResult(r);
+      say('retention', retentionText(r), 'ok');
+      if (!dryRun) refreshAfter('retention');
+    });
+  }
+
+  function retentionText(r) {
+    const where = r.remote ? 'remote storage' : 'the catalog';
+    const n = (r.delete || []).length;
+    if (r.dry_run) {
+      return `dry run on ${where}: ${plural((r.keep || []).length,
+        'snapshot')} kept, ${fmtNum(n)} would be deleted`;
+    }
+    const skipped = (r.skipped || []).length;
+    return `applied to ${where}: ${fmtNum(r.deleted)} deleted` +
+      `${skipped ? `, ${fmtNum(skipped)} skipped` : ''}, ` +
+      `${plural((r.keep || []).length, 'snapshot')} kept`;
+  }
+
+  function retentionRow(id, created, why, cls) {
+    return el('tr', {class: cls || '', dataset: {snapshot: id}},
+      el('td', {dataset: {label: 'Snapshot'}}, el('code', {}, labelOf(id))),
+      el('td', {dataset: {label: 'Created'}}, timeEl(created)),
+      el('td', {dataset: {label: 'Why'}}, why));
+  }
+
+  function renderRetentionResult(r) {
+    const keep = Array.isArray(r.keep) ? r.keep : [];
+    const del = Array.isArray(r.delete) ? r.delete : [];
+    const skipped = new Map((r.skipped || []).map((x) => [x.id, x.reason]));
+    $('#retention-summary').textContent = `${r.dry_run ? 'Dry run' :
+      'Applied'}: ${policyText(r.policy)}${r.remote ?
+      ' (remote storage)' : ''}`;
+    $('#retention-keep-rows').replaceChildren(...keep.map((k) =>
+      retentionRow(k.id, k.created, el('ul', {class: 'reasons'},
+        ...(k.reasons || []).map((x) => el('li', {}, x))))));
+    $('#retention-delete-cap').textContent = r.dry_run ? 'Would be deleted' :
+      'Deleted';
+    $('#retention-delete-rows').replaceChildren(...del.map((x) => {
+      const skip = skipped.get(x.id);
+      return retentionRow(x.id, x.created, skip === undefined ? x.reason :
+        `skipped: ${skip}`, skip === undefined ? '' : 'skipped');
+    }));
+    $('#retention-delete-empty').hidden = del.length > 0;
+    $('#retention-result').hidden = false;
   }
 
   /* ---- export and import ---- */
@@ -968,6 +1497,9 @@
     loadSnapshots();
     loadJobs();
     loadAutosave();
+    loadRemote();
+    loadWal();
+    loadRetention();
   }
 
   /* ---- wiring ---- */
@@ -981,7 +1513,8 @@
     $('#token-clear').addEventListener('click', () => setToken(''));
     $('#refresh-all').addEventListener('click', refreshAll);
     const loaders = {collections: loadCollections, snapshots: loadSnapshots,
-      jobs: loadJobs, autosave: loadAutosave};
+      jobs: loadJobs, autosave: loadAutosave, remote: loadRemote,
+      wal: loadWal, retention: loadRetention};
     document.querySelectorAll('[data-refresh]').forEach((b) => {
       b.addEventListener('click', () => {
         say(b.dataset.refresh, '');
@@ -993,6 +1526,22 @@
     $('#search-random').addEventListener('click', onRandomVector);
     $('#snapshot-form').addEventListener('submit', onCreateSnapshot);
     $('#save-now').addEventListener('click', onSaveNow);
+    $('#snap-kind').addEventListener('change', onSnapKind);
+    $('#snap-upload').addEventListener('change', () => {
+      state.uploadTouched = true;
+    });
+    $('#retention-form').addEventListener('input', () => {
+      state.retentionTouched = true;
+    });
+    $('#retention-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      runRetention(true, $('#retention-dry'));
+    });
+    $('#retention-apply').addEventListener('click', (ev) => {
+      if ($('#retention-form').reportValidity()) {
+        runRetention(false, ev.currentTarget);
+      }
+    });
     $('#upload-form').addEventListener('submit', onUpload);
     $('#autosave-form').addEventListener('submit', onAutosave);
     $('#export-form').addEventListener('input', updateExportLink);

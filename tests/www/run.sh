@@ -4,19 +4,26 @@
 # checks the static routes with curl (types, caching, ETag, 304, 404), then
 # runs test_www.mjs: Debian's Chromium driven by playwright-core clicks
 # through the page.  Then the same with bearer tokens configured (the page
-# without a token, with the read token, with the admin token).  Stops the
-# browser and the servers by their PIDs, checks clean exits and prints a
-# Check-style summary line.  Exits 77 (skipped) when node, curl or
-# /usr/bin/chromium is missing (apt-get install -y nodejs npm chromium).
+# without a token, with the read token, with the admin token), and with
+# remote storage: s3rver behind the verifying front of tests/s3 (started
+# here on 127.0.0.1, stopped by PID; that part is skipped, and says so, when
+# s3rver is not installed) and an encryption key.  Stops the browser and the
+# servers by their PIDs, checks clean exits and prints a Check-style summary
+# line.  Exits 77 (skipped) when node, curl or /usr/bin/chromium is missing
+# (apt-get install -y nodejs npm chromium).
 #
-# WWW_OUT=DIR keeps the screenshots (www-1280.png, www-390.png) and the
-# downloads there; else they go to the temp directory, removed at the end.
+# WWW_OUT=DIR keeps the screenshots (www-1280.png, www-390.png,
+# www-remote-1280.png) and the downloads there; else they go to the temp
+# directory, removed at the end.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 VECSNAPD=${VECSNAPD:-src/vecsnapd}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 ADMIN=www-admin-token-0123456789
 READ=www-read-token-0123456789
+KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+S3DIR=$here/../s3
+S3_MODULES=${VS_NODE_MODULES_S3:-$S3DIR/node_modules}
 . "$here/../api/lib.sh" # tmp, pid, checks, req/header/start/stop/summary
 npid='' bpid=''
 stop_browser() {
@@ -29,6 +36,7 @@ stop_browser() {
 }
 cleanup() {
   stop_browser
+  [ -d "$tmp/s3" ] && sh "$S3DIR/stop.sh" "$tmp/s3" 2>/dev/null
   lib_cleanup
 }
 trap cleanup EXIT
@@ -138,6 +146,32 @@ same "its files need no token" "$code" 200
 browser auth AUTH_ADMIN="$ADMIN" AUTH_READ="$READ"
 stop
 
-[ -n "${WWW_OUT:-}" ] && echo "screenshots: $out/www-1280.png $out/www-390.png"
+# ---- the browser, remote storage and encryption --------------------------
+if [ ! -f "$S3_MODULES/s3rver/bin/s3rver.js" ]; then
+  echo "SKIP: the remote storage part (s3rver is missing: npm ci --prefix tests/s3)"
+else
+  mkdir -p "$tmp/s3"
+  if ! VS_NODE_MODULES_S3=$S3_MODULES sh "$S3DIR/start.sh" "$tmp/s3" $$ \
+    >"$tmp/s3/ports" 2>"$tmp/s3/err"; then
+    checks=$((checks + 1))
+    fail "the S3 test servers did not start: $(cat "$tmp/s3/err")"
+  else
+    . "$tmp/s3/ports"
+    AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER \
+      VECSNAP_S3_ENDPOINT=http://127.0.0.1:$FRONT_PORT \
+      VECSNAP_S3_BUCKET=vecsnap-test VECSNAP_S3_PREFIX="www test/" \
+      VECSNAP_S3_RETRIES=2 VECSNAP_S3_TIMEOUT_S=5 \
+      VECSNAP_ENCRYPTION_KEY=$KEY VECSNAP_ENCRYPT_LOCAL=true \
+      start_in "$tmp/data-remote" --autosave-interval-s 0
+    req GET /v1/remote/snapshots
+    same "remote storage is configured" "$code" 200
+    browser remote DATA_DIR="$tmp/data-remote"
+    stop
+    sh "$S3DIR/stop.sh" "$tmp/s3"
+  fi
+fi
+
+[ -n "${WWW_OUT:-}" ] && echo "screenshots: $out/www-1280.png $out/www-390.png" \
+  "$out/www-remote-1280.png"
 summary
 [ $failures -eq 0 ]
