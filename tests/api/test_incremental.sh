@@ -141,6 +141,9 @@ same "compact: full" "$(field kind)" full
 same "compact: origin" "$(field origin)" compact
 same "compact: what" "$(jget "$body" j.compacted)" "$I4"
 same "compact: CURRENT moved" "$(jget "$body" j.current)" true
+req GET /v1/jobs
+same "the compact job is listed (its record checked against the spec)" \
+  "$(jget "$body" 'j.jobs.filter(x => x.operation === "compact" && x.state === "done").length')" 1
 req GET /v1/snapshots
 same "CURRENT is the compacted one" "$(jget "$body" j.current)" "$C"
 req POST "/v1/snapshots/$I4/restore?wait=true"
