@@ -334,20 +334,29 @@ same "restore replace" "$code" 200
 same "restore result" "$(jget "$body" 'JSON.stringify([j.restore.snapshot, j.restore.mode, j.restore.records, j.restore.collections.map(c => c.name)])')" \
   "[\"$S1\",\"replace\",3,[\"a\",\"b\"]]"
 has "restore result has seq" "$body" '"seq":'
+RSEQ=$(jget "$body" j.restore.seq)
 same "replace gives the snapshot's state" "$(collections)" "$STATE1"
 req GET /v1/collections/a/vectors/x
 same "a restored record" "$body" '{"id":"x","vector":[1,2,3],"metadata":{"k":1}}'
 expect_err "a record written after the snapshot is gone" 404 not_found "" \
   GET /v1/collections/a/vectors/z
-same "a whole replace makes the snapshot CURRENT" "$(cat "$DATA/CURRENT")" "$S1"
+same "a whole replace makes the snapshot CURRENT" "$(cut -d' ' -f1 "$DATA/CURRENT")" "$S1"
+same "... at the live seq, where the log's replay starts" \
+  "$(cut -d' ' -f2 "$DATA/CURRENT")" "$RSEQ"
 
 req PUT /v1/collections/c -H "$J" -d '{"dimension":5}'
 req POST "/v1/snapshots/$U3/restore?wait=true" -H "$J" -d '{"mode":"merge"}'
 same "restore merge" "$code" 200
 same "merge result" "$(jget "$body" 'j.restore.mode + " " + j.restore.records')" "merge 3"
+M1=$(jget "$body" j.restore.saved_as)
 same "merge adds the snapshot's collections" "$(collections)" \
   '{"collections":[{"name":"a","dimension":3,"metric":"cosine","count":2},{"name":"b","dimension":2,"metric":"dot","count":1},{"name":"c","dimension":5,"metric":"cosine","count":0},{"name":"default","dimension":4,"metric":"cosine","count":3}]}'
-same "a merge leaves CURRENT" "$(cat "$DATA/CURRENT")" "$S1"
+# the merged state is no snapshot: with the log on it is saved as one, which
+# becomes CURRENT (a later replay starts from it)
+same "a merge is saved as a snapshot of its own, now CURRENT" \
+  "$(cut -d' ' -f1 "$DATA/CURRENT")" "$M1"
+[ "$M1" != "$S1" ] && [ -d "$DATA/snapshots/$M1" ]
+same "... a new one" $? 0
 
 req POST "/v1/snapshots/$S3/restore?wait=true" -H "$J" \
   -d '{"mode":"merge","collections":["a"]}'
@@ -355,15 +364,17 @@ same "merge of one collection" "$code" 200
 req POST "/v1/snapshots/$S2/restore?wait=true" -H "$J" \
   -d '{"mode":"replace","collections":["b"]}'
 same "replace with one collection" "$code" 200
+M2=$(jget "$body" j.restore.saved_as)
 same "replace keeps exactly the named collections" "$(collections)" \
   '{"collections":[{"name":"b","dimension":2,"metric":"dot","count":1}]}'
-same "a partial replace leaves CURRENT" "$(cat "$DATA/CURRENT")" "$S1"
+same "a partial replace is saved and CURRENT too" \
+  "$(cut -d' ' -f1 "$DATA/CURRENT")" "$M2"
 
 req POST '/v1/load?wait=true' -H "$J" -d "{\"snapshot\":\"$S2\"}"
 same "load a named snapshot" "$code" 200
 same "load result" "$(jget "$body" 'j.restore.snapshot + " " + j.restore.mode')" "$S2 replace"
 same "load replaces the store" "$(collections)" "$STATE1"
-same "load makes it CURRENT" "$(cat "$DATA/CURRENT")" "$S2"
+same "load makes it CURRENT" "$(cut -d' ' -f1 "$DATA/CURRENT")" "$S2"
 req PUT /v1/collections/c -H "$J" -d '{"dimension":5}'
 req POST /v1/load
 same "load without a body: 202" "$code" 202
