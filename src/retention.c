@@ -733,6 +733,12 @@ int vs_retention_apply_local(vs_retention_result *out, vs_ops *ops,
     int error = apply(out, &t, pol, scope, dry_run);
     if (!dry_run)
         pthread_mutex_unlock(&ops->save_mu);
+    /* Archived log segments only the deleted snapshots needed go too. */
+    if (!dry_run && out->deleted > 0 && vs_ops_wal_prune(ops) < 0) {
+        vs_log(VS_LOG_WARN, "wal: cannot prune the archive: %s",
+               vs_error_last());
+        vs_error_clear();
+    }
     return finish(out, &t, pol, error);
 }
 

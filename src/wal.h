@@ -16,11 +16,11 @@
  *   body = head | op payload
  *   head = u64 seq (LE) | u64 time (LE, Unix ms when it was encoded) | u8 op
  *
- * The time is what point-in-time restore bounds by ("until" a moment);
- * it comes from the wall clock, so it may step back when the clock does:
- * a time bound stops at the first record stamped after it.
  * with seq strictly increasing across the log and, where a replay applies
- * records, without gaps (each one above the previous).  Replay stops at
+ * records, without gaps (each one above the previous).  The time is what
+ * point-in-time restore bounds by ("until" a moment); it comes from the
+ * wall clock, so it may step back when the clock does: a time bound stops
+ * at the first record stamped after it.  Replay stops at
  * the first record whose length or CRC does not hold: a torn or corrupt
  * tail (a crash in the middle of an append) is detected, logged with its
  * offset, and never applied; replay then truncates the segment there (and

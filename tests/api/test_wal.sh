@@ -262,6 +262,24 @@ checks=$((checks + 1))
 # ---- a log that cannot be written: read-only -------------------------------------
 # File size limit of 8 KiB (SIGXFSZ ignored, so write(2) fails with EFBIG):
 # the first segment to grow past it fails the log.
+# (before that: retention that deletes snapshots prunes the archived log
+# segments only they needed)
+DATA_DIR=$tmp/ret start --autosave-interval-s 0 --wal-segment-bytes 1K
+req PUT /v1/collections/k -H "$J" -d '{"dimension":2}'
+for round in 1 2 3; do
+  for i in $(seq 1 15); do put k "[{\"id\":\"k$round-$i\",\"vector\":[$i,$round]}]"; done
+  snapshot
+done
+req GET /v1/wal
+archived=$(jget "$body" j.archived_segments)
+checks=$((checks + 1))
+[ "$archived" -ge 1 ] || fail "older snapshots keep archived segments: $body"
+req POST /v1/retention -H "$J" -d '{"keep_last":1}'
+same "retention keeps only the newest" "$(jget "$body" 'j.retention.deleted')" 2
+req GET /v1/wal
+same "the archive no snapshot needs is pruned at once" \
+  "$(jget "$body" "j.archived_segments < $archived")" true
+stop
 rm -rf "$tmp/ro"
 : >"$tmp/log"
 (trap '' XFSZ; ulimit -f 8; exec "$VECSNAPD" --port 0 --data-dir "$tmp/ro" \
