@@ -45,7 +45,7 @@ static int get_retention(vs_req *req)
         req, 200,
         json_pack("{s:o,s:b,s:b}", "policy", pol, "enabled",
                   !vs_retention_policy_empty(&h->policy), "remote",
-                  h->remote != NULL && !vs_retention_policy_empty(&h->policy)));
+                  h->remote && !vs_retention_policy_empty(&h->policy)));
 }
 
 /* A count field: an integer 0 .. VS_RETENTION_COUNT_MAX, or absent (keep

@@ -290,7 +290,7 @@ json_t *vs_autosave_json(vs_autosave *a)
         a->last_error[0] ? json_string(a->last_error) : json_null(), "format",
         vs_format_name(a->rq.format), "compression", ci ? ci->name : "none",
         "saves", (json_int_t)a->saves, "incremental", a->incremental,
-        "full_every", (json_int_t)a->full_every, "upload", a->remote != NULL);
+        "full_every", (json_int_t)a->full_every, "upload", a->remote ? 1 : 0);
     pthread_mutex_unlock(&a->mu);
     return j;
 }

@@ -334,7 +334,7 @@ static void fill_save_info(vs_file_info *info, uint64_t bytes,
     info->bytes = bytes;
     memcpy(info->sha256, digest, VS_SHA256_LEN);
     info->content_verified = true;
-    info->encrypted = opts->key != NULL;
+    info->encrypted = opts->key ? true : false;
     info->seq = vs_store_seq(st);
     vs_collection **list = NULL;
     size_t n = 0;

@@ -939,8 +939,8 @@ int vs_catalog_current(char out[VS_SNAPSHOT_ID_LEN + 1], vs_catalog *cat)
 void vs_catalog_set_key(vs_catalog *cat, const uint8_t *key,
                         bool encrypt_local)
 {
-    cat->has_key = key != NULL;
-    cat->encrypt_local = key != NULL && encrypt_local;
+    cat->has_key = key ? true : false;
+    cat->encrypt_local = key && encrypt_local;
     if (key)
         memcpy(cat->key, key, sizeof(cat->key));
     else
