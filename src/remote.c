@@ -47,12 +47,15 @@ struct vs_remote {
 };
 
 /* Progress over several transfers: `base` bytes are behind, `total` in
- * all.  Also the cancel check of steps that move no bytes. */
+ * all, `high` the most reported so far (a step that moves no bytes, or a
+ * retried part, never makes the figure go back).  Also the cancel check
+ * of steps that move no bytes. */
 typedef struct xfer {
     vs_progress_fn fn;
     void *payload;
     uint64_t base;
     uint64_t total;
+    uint64_t high;
 } xfer;
 
 static int xfer_cb(void *p, uint64_t done, uint64_t total)
@@ -62,7 +65,12 @@ static int xfer_cb(void *p, uint64_t done, uint64_t total)
     if (!x->fn)
         return 0;
     uint64_t at = x->base + done;
-    return x->fn(x->payload, at < x->total ? at : x->total, x->total);
+    if (at > x->total)
+        at = x->total;
+    if (at < x->high)
+        at = x->high;
+    x->high = at;
+    return x->fn(x->payload, at, x->total);
 }
 
 /* A step that moves no bytes: report where we are (and hear a cancel). */
@@ -512,7 +520,7 @@ int vs_remote_upload(vs_snapshot *out, vs_remote *r, vs_catalog *cat,
     vs_snapshot have;
     chain c = {NULL, 0, 0};
     bool intact = false;
-    xfer x = {progress, payload, 0, 0};
+    xfer x = {progress, payload, 0, 0, 0};
     if (out)
         memset(out, 0, sizeof(*out));
     int error = vs_snapshot_check_id(id);
@@ -647,7 +655,7 @@ int vs_remote_fetch(vs_snapshot *out, vs_remote *r, vs_catalog *cat,
                     const char *id, bool full_check, vs_progress_fn progress,
                     void *payload)
 {
-    xfer x = {progress, payload, 0, 0};
+    xfer x = {progress, payload, 0, 0, 0};
     chain c = {NULL, 0, 0};
     vs_snapshot local;
     snap_id cur;

@@ -173,6 +173,9 @@ fault '{"match":"PUT /vecsnap-test/a/snapshots/'"$SB"'/SHA256SUMS","status":500,
 req POST "/v1/snapshots/$SB/upload?wait=true"
 same "503, reset, slow reply, 500: retried, uploaded" "$code" 200
 same "the uploaded object" "$(jget "$body" j.remote.sha256)" "$SHAB"
+req GET /v1/jobs
+same "the upload job ends with every byte counted (retries never count twice)" \
+  "$(jget "$body" 'const u = j.jobs.find(x => x.operation === "upload"); u.total > 0 && u.current === u.total')" true
 flog=$(curl -s "$FRONT/__log")
 same "part 2 got two 503s" "$(jget "$flog" 'j.filter(e => e.url.includes("partNumber=2&") && e.status === 503).length')" 2
 same "part 2 then got through" "$(jget "$flog" 'j.filter(e => e.url.includes("partNumber=2&") && e.status === 200).length')" 1
