@@ -27,24 +27,10 @@
 # stopped by PID and their directories removed, also on error or signal.
 set -u
 
-usage() { sed -n '15,16p' "$0" | sed 's/^# \{0,1\}//'; }
-quick=${VS_BENCH_QUICK:-0}
+usage() { sed -n '19,20p' "$0" | sed 's/^# \{0,1\}//'; }
+. "$(dirname "$0")/bench_lib.sh"
 seconds= repeat= count= dim= conns=
-while [ $# -gt 0 ]; do
-  case $1 in
-    --quick) quick=1 ;;
-    --seconds | --repeat | --count | --dim | --connections)
-      [ $# -ge 2 ] && [[ $2 =~ ^[1-9][0-9]{0,8}$ ]] || { usage >&2; exit 2; }
-      case $1 in
-        --seconds) seconds=$2 ;; --repeat) repeat=$2 ;; --count) count=$2 ;;
-        --dim) dim=$2 ;; --connections) conns=$2 ;;
-      esac
-      shift ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; exit 2 ;;
-  esac
-  shift
-done
+bench_args "seconds repeat count dim connections=conns" "$@"
 if [ "$quick" = 1 ]; then
   : "${seconds:=1}" "${repeat:=1}" "${count:=10000}" "${dim:=384}"
 else
@@ -67,21 +53,11 @@ trap 'exit 130' INT TERM
 checks=0 failures=0
 
 start() { # start DATA [flags...]: sets $pid and $base
-  local data=$1 port=
+  local data=$1
   shift
-  : >"$tmp/log"
-  "$VECSNAPD" --port 0 --data-dir "$data" --autosave-interval-s 0 \
-    --threads 4 --max-body-bytes 2G --max-decompressed-bytes 2G "$@" \
-    2>"$tmp/log" &
-  pid=$!
-  for _ in $(seq 1 2000); do
-    port=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$tmp/log")
-    [ -n "$port" ] && grep -q ' ready$' "$tmp/log" && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.01
-  done
-  base=http://127.0.0.1:$port
-  grep -q ' ready$' "$tmp/log" || { cat "$tmp/log"; echo "vecsnapd did not start" >&2; exit 1; }
+  bench_start "$tmp/log" --data-dir "$data" --autosave-interval-s 0 \
+    --threads 4 --max-body-bytes 2G --max-decompressed-bytes 2G "$@" ||
+    { cat "$tmp/log"; echo "vecsnapd did not start" >&2; exit 1; }
 }
 stop() { kill -TERM "$pid"; wait "$pid"; pid=; }
 J='Content-Type: application/json'

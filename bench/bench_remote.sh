@@ -29,22 +29,9 @@ usage() {
   sed -n '7,8p' "$0" | sed 's/^# \{0,1\}//'
 }
 
-quick=${VS_BENCH_QUICK:-0}
+. "$(dirname "$0")/bench_lib.sh"
 repeat= count= dim=
-while [ $# -gt 0 ]; do
-  case $1 in
-    --quick) quick=1 ;;
-    --repeat | --count | --dim)
-      [ $# -ge 2 ] && [[ $2 =~ ^[1-9][0-9]{0,8}$ ]] || { usage >&2; exit 2; }
-      case $1 in
-        --repeat) repeat=$2 ;; --count) count=$2 ;; --dim) dim=$2 ;;
-      esac
-      shift ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; exit 2 ;;
-  esac
-  shift
-done
+bench_args "repeat count dim" "$@"
 if [ "$quick" = 1 ]; then
   : "${repeat:=1}" "${count:=20000}" "${dim:=384}"
 else
@@ -110,19 +97,9 @@ aws() { "$AWS" --endpoint-url "$EP" --only-show-errors "$@"; }
 
 start() { # start DATA_DIR: vecsnapd on s3rver, sets $pid and $base
   VECSNAP_S3_ENDPOINT=$EP VECSNAP_S3_BUCKET=$BUCKET VECSNAP_S3_PREFIX=bench/ \
-    VECSNAP_S3_PARALLEL=$PARALLEL "$VECSNAPD" --port 0 --data-dir "$1" \
-    --autosave-interval-s 0 --max-body-bytes 4G --log-level notice \
-    2>"$tmp/log" &
-  pid=$!
-  local port=
-  for _ in $(seq 1 400); do
-    port=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$tmp/log")
-    [ -n "$port" ] && curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  [ -n "$port" ] || die "vecsnapd did not start: $(cat "$tmp/log")"
-  base=http://127.0.0.1:$port
+    VECSNAP_S3_PARALLEL=$PARALLEL bench_start "$tmp/log" --data-dir "$1" \
+    --autosave-interval-s 0 --max-body-bytes 4G --log-level notice ||
+    die "vecsnapd did not start: $(cat "$tmp/log")"
 }
 stop() {
   kill -TERM "$pid"

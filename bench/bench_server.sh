@@ -27,24 +27,9 @@ usage() {
   sed -n '11,12p' "$0" | sed 's/^# \{0,1\}//'
 }
 
-quick=${VS_BENCH_QUICK:-0}
+. "$(dirname "$0")/bench_lib.sh"
 repeat= count= dim= big_count= big_dim= wrk_s=
-while [ $# -gt 0 ]; do
-  case $1 in
-    --quick) quick=1 ;;
-    --repeat | --count | --dim | --big-count | --big-dim | --wrk-seconds)
-      [ $# -ge 2 ] && [[ $2 =~ ^[1-9][0-9]{0,8}$ ]] || { usage >&2; exit 2; }
-      case $1 in
-        --repeat) repeat=$2 ;; --count) count=$2 ;; --dim) dim=$2 ;;
-        --big-count) big_count=$2 ;; --big-dim) big_dim=$2 ;;
-        --wrk-seconds) wrk_s=$2 ;;
-      esac
-      shift ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; exit 2 ;;
-  esac
-  shift
-done
+bench_args "repeat count dim big-count big-dim wrk-seconds=wrk_s" "$@"
 if [ "$quick" = 1 ]; then
   : "${repeat:=1}" "${count:=10000}" "${dim:=384}" "${big_count:=20000}"
   : "${big_dim:=128}" "${wrk_s:=1}"
@@ -137,18 +122,8 @@ keep_min() {
 # ---- the server --------------------------------------------------------------
 
 start_server() { # start_server NAME: sets pid and base
-  local log=$tmp/$1.log port=
-  "$VECSNAPD" --port 0 --data-dir "$tmp/$1" --autosave-interval-s 0 \
-    2>"$log" &
-  pid=$!
-  for _ in $(seq 1 400); do
-    port=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$log")
-    [ -n "$port" ] && grep -q ' ready$' "$log" && break
-    kill -0 "$pid" 2>/dev/null || break
-    pause 0.05
-  done
-  [ -n "$port" ] || { cat "$log" >&2; die "vecsnapd did not start"; }
-  base=http://127.0.0.1:$port
+  bench_start "$tmp/$1.log" --data-dir "$tmp/$1" --autosave-interval-s 0 ||
+    { cat "$tmp/$1.log" >&2; die "vecsnapd did not start"; }
 }
 stop_server() { # SIGTERM by PID; the exit status must be 0
   local rc

@@ -70,6 +70,12 @@ int vs_api_job(vs_req *req, const char *operation, const char *conflict,
  * job (?wait=true): the answer is then given, and *rc is what the handler
  * must return. */
 bool vs_api_job_resumed(vs_req *req, int *rc);
+/* For a job function's end: set `result` as the job's result and return 0,
+ * or VS_ENOMEM when it is NULL (a json_pack that failed). */
+int vs_api_job_result(vs_job *job, json_t *result);
+/* A restore job's result: {"restore": {"snapshot": id, then
+ * vs_ops_result_json's fields}}; NULL when out of memory. */
+json_t *vs_api_restore_json(const char *id, const vs_ops_result *r);
 
 /* A monotonic clock in milliseconds. */
 uint64_t vs_api_now_ms(void);

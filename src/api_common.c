@@ -116,6 +116,26 @@ static int wait_more(vs_req *req, job_wait *w)
     return VS_HTTP_AGAIN;
 }
 
+int vs_api_job_result(vs_job *job, json_t *result)
+{
+    if (!result)
+        return vs_error_oom();
+    vs_job_set_result(job, result);
+    return 0;
+}
+
+json_t *vs_api_restore_json(const char *id, const vs_ops_result *r)
+{
+    json_t *fields = vs_ops_result_json(r);
+    json_t *o = fields ? json_pack("{s:s}", "snapshot", id) : NULL;
+    if (o && json_object_update(o, fields) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    json_decref(fields);
+    return o ? json_pack("{s:o}", "restore", o) : NULL;
+}
+
 bool vs_api_job_resumed(vs_req *req, int *rc)
 {
     job_wait *w = vs_req_state(req);

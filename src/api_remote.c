@@ -131,9 +131,7 @@ static json_t *call_work(call *c)
     if (vs_remote_list(&v, &n, c->remote) < 0)
         return NULL;
     j = manifests_json(v, n);
-    for (size_t i = 0; i < n; i++)
-        vs_snapshot_dispose(&v[i]);
-    free(v);
+    vs_snapshot_list_free(v, n);
     return j ? json_pack("{s:o}", "snapshots", j) : NULL;
 }
 
@@ -264,21 +262,21 @@ static void remote_job_free(void *p)
     free(j);
 }
 
+/* The job's result {key: manifest of *s}; *s is disposed of. */
+static int snapshot_result(vs_job *job, const char *key, vs_snapshot *s)
+{
+    json_t *j = vs_snapshot_to_json(s);
+    vs_snapshot_dispose(s);
+    return vs_api_job_result(job, j ? json_pack("{s:o}", key, j) : NULL);
+}
+
 static int run_upload(vs_job *job, void *payload)
 {
     remote_job *p = payload;
     vs_snapshot m;
     int error = vs_remote_upload(&m, p->remote, p->cat, p->id,
                                  vs_job_progress_cb, job);
-    if (error < 0)
-        return error;
-    json_t *j = vs_snapshot_to_json(&m);
-    vs_snapshot_dispose(&m);
-    json_t *result = j ? json_pack("{s:o}", "remote", j) : NULL;
-    if (!result)
-        return vs_error_oom();
-    vs_job_set_result(job, result);
-    return 0;
+    return error < 0 ? error : snapshot_result(job, "remote", &m);
 }
 
 static int run_fetch(vs_job *job, void *payload)
@@ -287,32 +285,9 @@ static int run_fetch(vs_job *job, void *payload)
     vs_snapshot s;
     int error = vs_remote_fetch(&s, p->remote, p->cat, p->id, p->full_check,
                                 vs_job_progress_cb, job);
-    if (error < 0)
-        return error;
-    json_t *j = vs_snapshot_to_json(&s);
-    vs_snapshot_dispose(&s);
-    json_t *result = j ? json_pack("{s:o}", "snapshot", j) : NULL;
-    if (!result)
-        return vs_error_oom();
-    vs_job_set_result(job, result);
-    return 0;
+    return error < 0 ? error : snapshot_result(job, "snapshot", &s);
 }
 
-/* {"restore": {"snapshot": id, then vs_ops_result_json's fields},
- *  "fetched": bool} */
-static json_t *restore_json(const char *id, const vs_ops_result *r,
-                            bool fetched)
-{
-    json_t *fields = vs_ops_result_json(r);
-    json_t *o = fields ? json_pack("{s:s}", "snapshot", id) : NULL;
-    if (o && json_object_update(o, fields) < 0) {
-        json_decref(o);
-        o = NULL;
-    }
-    json_decref(fields);
-    return o ? json_pack("{s:o,s:b}", "restore", o, "fetched", fetched)
-             : NULL;
-}
 
 /* A snapshot this job fetched and could not restore goes again. */
 static void drop_fetched(remote_job *p, int error)
@@ -356,12 +331,15 @@ static int run_restore(vs_job *job, void *payload)
             drop_fetched(p, error);
         return error;
     }
-    json_t *result = restore_json(p->id, &res, !was_local);
+    /* vs_api_restore_json's reply, and "fetched": bool */
+    json_t *result = vs_api_restore_json(p->id, &res);
     vs_ops_result_dispose(&res);
-    if (!result)
-        return vs_error_oom();
-    vs_job_set_result(job, result);
-    return 0;
+    if (result && json_object_set_new(result, "fetched",
+                                      json_boolean(!was_local)) < 0) {
+        json_decref(result);
+        result = NULL;
+    }
+    return vs_api_job_result(job, result);
 }
 
 static int run_delete(vs_job *job, void *payload)
@@ -380,10 +358,7 @@ static int run_delete(vs_job *job, void *payload)
         }
     free(ids);
     json_t *result = arr ? json_pack("{s:o}", "deleted", arr) : NULL;
-    if (!result)
-        return vs_error_oom();
-    vs_job_set_result(job, result);
-    return 0;
+    return vs_api_job_result(job, result);
 }
 
 /* ---- handlers ----------------------------------------------------------- */

@@ -145,10 +145,7 @@ static int run_remote(vs_job *job, void *payload)
         return error;
     json_t *j = answer(&r);
     vs_retention_result_dispose(&r);
-    if (!j)
-        return vs_error_oom();
-    vs_job_set_result(job, j);
-    return 0;
+    return vs_api_job_result(job, j);
 }
 
 static int post_retention(vs_req *req)

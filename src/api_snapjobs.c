@@ -167,23 +167,7 @@ static int run_snapshot(vs_job *job, void *payload)
         json_decref(result);
         return error;
     }
-    if (!result)
-        return vs_error_oom();
-    vs_job_set_result(job, result);
-    return 0;
-}
-
-/* {"restore": {"snapshot": id, then vs_ops_result_json's fields}} */
-static json_t *restore_json(const char *id, const vs_ops_result *r)
-{
-    json_t *fields = vs_ops_result_json(r);
-    json_t *o = fields ? json_pack("{s:s}", "snapshot", id) : NULL;
-    if (o && json_object_update(o, fields) < 0) {
-        json_decref(o);
-        o = NULL;
-    }
-    json_decref(fields);
-    return o ? json_pack("{s:o}", "restore", o) : NULL;
+    return vs_api_job_result(job, result);
 }
 
 static int run_restore(vs_job *job, void *payload)
@@ -198,12 +182,9 @@ static int run_restore(vs_job *job, void *payload)
                                      p->cols.n, vs_job_progress_cb, job);
     if (error < 0)
         return error;
-    json_t *result = restore_json(p->id, &r);
+    json_t *result = vs_api_restore_json(p->id, &r);
     vs_ops_result_dispose(&r);
-    if (!result)
-        return vs_error_oom();
-    vs_job_set_result(job, result);
-    return 0;
+    return vs_api_job_result(job, result);
 }
 
 static int run_verify(vs_job *job, void *payload)
@@ -219,10 +200,7 @@ static int run_verify(vs_job *job, void *payload)
         json_pack("{s:{s:s,s:b,s:I,s:s,s:I}}", "verify", "snapshot", p->id,
                   "ok", 1, "bytes", (json_int_t)info.bytes, "sha256", hex,
                   "records", (json_int_t)info.records);
-    if (!result)
-        return vs_error_oom();
-    vs_job_set_result(job, result);
-    return 0;
+    return vs_api_job_result(job, result);
 }
 
 /* {"snapshot": the new full manifest, "compacted": id, "current": bool} */
@@ -240,10 +218,7 @@ static int run_compact(vs_job *job, void *payload)
     json_t *result = m ? json_pack("{s:o,s:s,s:b}", "snapshot", m, "compacted",
                                    p->id, "current", moved)
                        : NULL;
-    if (!result)
-        return vs_error_oom();
-    vs_job_set_result(job, result);
-    return 0;
+    return vs_api_job_result(job, result);
 }
 
 /* ---- parsing ------------------------------------------------------------ */
@@ -637,46 +612,20 @@ static int post_load(vs_req *req)
                       restore_job_free, 200);
 }
 
-static int post_verify(vs_req *req)
+/* The payload of verify and compact: snapshot {id} of the path, an empty
+ * body; `chain`: the snapshot must be an incremental one. */
+static int verify_request(verify_job **out, vs_req *req, bool chain)
 {
-    int rc;
-    if (vs_api_job_resumed(req, &rc))
-        return rc;
     json_t *obj = NULL;
     vs_snapshot s;
+    *out = NULL;
     int error = path_snapshot(&s, req);
     if (!error)
         error = vs_api_body_object(&obj, req);
     if (!error)
         error = vs_api_check_keys(obj, NULL, 0);
     json_decref(obj);
-    verify_job *p = error ? NULL : calloc(1, sizeof(*p));
-    if (!error && !p)
-        error = vs_error_oom();
-    if (!error) {
-        p->ops = vs_api_app_of(req)->ops;
-        memcpy(p->id, s.id, sizeof(p->id));
-    }
-    vs_snapshot_dispose(&s);
-    if (error < 0)
-        return error;
-    return vs_api_job(req, "verify", NULL, run_verify, p, free, 200);
-}
-
-static int post_compact(vs_req *req)
-{
-    int rc;
-    if (vs_api_job_resumed(req, &rc))
-        return rc;
-    json_t *obj = NULL;
-    vs_snapshot s;
-    int error = path_snapshot(&s, req);
-    if (!error)
-        error = vs_api_body_object(&obj, req);
-    if (!error)
-        error = vs_api_check_keys(obj, NULL, 0);
-    json_decref(obj);
-    if (!error && !vs_snapshot_is_incremental(&s))
+    if (!error && chain && !vs_snapshot_is_incremental(&s))
         error = vs_error_set(VS_EINVALID,
                              "snapshot %s is a full snapshot: there is no "
                              "chain to compact",
@@ -687,8 +636,31 @@ static int post_compact(vs_req *req)
     if (!error) {
         p->ops = vs_api_app_of(req)->ops;
         memcpy(p->id, s.id, sizeof(p->id));
+        *out = p;
     }
     vs_snapshot_dispose(&s);
+    return error;
+}
+
+static int post_verify(vs_req *req)
+{
+    int rc;
+    if (vs_api_job_resumed(req, &rc))
+        return rc;
+    verify_job *p;
+    int error = verify_request(&p, req, false);
+    if (error < 0)
+        return error;
+    return vs_api_job(req, "verify", NULL, run_verify, p, free, 200);
+}
+
+static int post_compact(vs_req *req)
+{
+    int rc;
+    if (vs_api_job_resumed(req, &rc))
+        return rc;
+    verify_job *p;
+    int error = verify_request(&p, req, true);
     if (error < 0)
         return error;
     return vs_api_job(req, "compact", VS_API_CONFLICT_STORE, run_compact, p,

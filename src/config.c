@@ -736,6 +736,25 @@ int vs_config_parse(vs_config *cfg, vs_config_action *action, int argc,
     return 0;
 }
 
+int vs_config_load(vs_config *cfg, const char *file)
+{
+    set_defaults(cfg);
+    int error = file && *file ? read_file(cfg, file) : 0;
+    if (!error)
+        error = read_env(cfg);
+    return error;
+}
+
+int vs_config_set(vs_config *cfg, const char *name, size_t n,
+                  const char *value, const char *origin)
+{
+    const key_def *k = find_key(name, n, true);
+    if (!k)
+        return vs_error_set(VS_ENOTFOUND, "unknown key '%.*s'", (int)n,
+                            name);
+    return set_key(cfg, k, value, origin);
+}
+
 const char *vs_config_usage(void)
 {
     return "usage: vecsnapd [--config FILE] [--KEY VALUE ...]\n"

@@ -97,4 +97,16 @@ int vs_config_parse(vs_config *cfg, vs_config_action *action, int argc,
 /* The --help text. */
 const char *vs_config_usage(void);
 
+/* For the offline tool (vecsnap push/pull/ls-remote): *cfg from the
+ * defaults, the config file `file` (NULL or "" for none) and the
+ * environment, read as vs_config_parse reads them but without its final
+ * checks across keys; then vs_config_set for each of its flags. */
+int vs_config_load(vs_config *cfg, const char *file) VS_WARN_UNUSED;
+
+/* Set the key `name` (n bytes; '-' reads as '_') to `value`, `origin`
+ * naming where it came from in an error.  VS_ENOTFOUND for no such key,
+ * VS_EINVALID for a bad value. */
+int vs_config_set(vs_config *cfg, const char *name, size_t n,
+                  const char *value, const char *origin) VS_WARN_UNUSED;
+
 #endif

@@ -36,6 +36,7 @@
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 
+#include "checksum.h"
 #include "fsutil.h"
 
 #define MAGIC_LEN 8
@@ -87,17 +88,6 @@ typedef struct crypt_stream {
 
 /* ---- keys ---- */
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool is_blank(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -120,15 +110,12 @@ int vs_crypt_key_parse(uint8_t key[VS_CRYPT_KEY_LEN], const char *hex,
                             "encryption key must be 64 hex digits (%zu "
                             "characters given)",
                             n);
-    for (size_t i = 0; i < VS_CRYPT_KEY_LEN; i++) {
-        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            OPENSSL_cleanse(key, VS_CRYPT_KEY_LEN);
-            return vs_error_set(VS_EINVALID,
-                                "encryption key must be 64 hex digits (a "
-                                "character is not a hex digit)");
-        }
-        key[i] = (uint8_t)(hi << 4 | lo);
+    _Static_assert(VS_CRYPT_KEY_LEN == VS_SHA256_LEN, "a key is 32 bytes");
+    if (vs_sha256_parse_hex(key, hex, n) < 0) {
+        OPENSSL_cleanse(key, VS_CRYPT_KEY_LEN);
+        return vs_error_set(VS_EINVALID,
+                            "encryption key must be 64 hex digits (a "
+                            "character is not a hex digit)");
     }
     return 0;
 }

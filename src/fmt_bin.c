@@ -16,10 +16,11 @@
  * and the input must end right after it.  It builds a new store and frees it
  * on any failure.
  *
- * Incremental documents (the INCREMENTAL flag) carry what changed since a
- * seq: every collection that exists (CHANGES), for each the deletions
- * (DELETE blocks) and the records written since; a collection created
- * since is carried whole.  The writer finds the changes with one scan of
+ * Incremental documents (the INCREMENTAL flag; fmt_bin_incr.c, with
+ * fmt_bin_int.h between the two) carry what changed since a seq: every
+ * collection that exists (CHANGES), for each the deletions (DELETE
+ * blocks) and the records written since; a collection created since is
+ * carried whole.  The writer finds the changes with one scan of
  * each collection's seq array and gathers the changed records' vectors
  * block by block, so its cost follows the change.  The reader applies them
  * to the store the caller names (vs_load_options.apply_to), checking
@@ -33,6 +34,7 @@
 #include <string.h>
 
 #include "fmt.h"
+#include "fmt_bin_int.h"
 #include "shuffle.h"
 
 /* Vectors go to and from the stream as the host's floats: the format is
@@ -41,140 +43,12 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "fmt_bin writes floats in host order: little-endian only");
 _Static_assert(sizeof(float) == 4, "float must be IEEE 754 binary32");
 
-#define BIN_VERSION 1
-#define BIN_HEADER_LEN 32
-#define BIN_INCR_LEN 16 /* since_seq and ndeletes, incremental only */
-#define BIN_FLAG_SHUFFLE 0x0001u
-#define BIN_FLAG_INCREMENTAL 0x8000u
-
-#define BIN_FLAGS_KNOWN (BIN_FLAG_SHUFFLE | BIN_FLAG_INCREMENTAL)
-#define CHANGES_RESET 0x01 /* CHANGES flag: created since, carried whole */
-
-/* Opcodes are fixed forever; a retired number is never reused. */
-enum {
-    OP_COLLECTION = 0x01,
-    OP_RECORDS = 0x02,
-    OP_END_COLLECTION = 0x03,
-    OP_DELETE = 0x04,  /* incremental documents only */
-    OP_CHANGES = 0x06, /* incremental documents only */
-    OP_EOF = 0xff
-};
-
-#define BLOCK_VEC_MAX ((size_t)1 << 20)  /* vector bytes of a block */
-#define BLOCK_TEXT_MAX ((size_t)1 << 20) /* id + metadata section bytes */
-#define BLOCK_RECORDS_MAX 16384
-#define COLLECTION_RECORDS_MAX ((uint64_t)1 << 31) /* the store's limit */
-/* Vector bytes preallocated per collection when the input size is unknown;
- * beyond it the store grows as records arrive. */
-#define RESERVE_UNKNOWN_MAX ((uint64_t)256 << 20)
-
 static const uint8_t bin_magic[8] = {0x89, 'V',  'S',  'N',
                                      '\r', '\n', 0x1a, '\n'};
 
-/* ---- little helpers ---- */
-
-static size_t varint_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
-/* Decode a varint from p[*pos..len); false when it runs past the end or is
- * longer than 10 bytes / 64 bits. */
-static bool get_varint(uint64_t *v, const uint8_t *p, size_t len, size_t *pos)
-{
-    uint64_t r = 0;
-    for (int i = 0; i < 10 && *pos < len; i++) {
-        uint8_t b = p[(*pos)++];
-        if (i == 9 && b > 1)
-            return false;
-        r |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            *v = r;
-            return true;
-        }
-    }
-    return false;
-}
-
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-/* Records per block for a dimension: ~1 MiB of vectors, at least one. */
-static size_t block_cap(uint32_t dim)
-{
-    size_t n = BLOCK_VEC_MAX / ((size_t)dim * sizeof(float));
-    if (n == 0)
-        n = 1;
-    return n > BLOCK_RECORDS_MAX ? BLOCK_RECORDS_MAX : n;
-}
-
-/* Metadata as written: "{}" (the store's empty object) is stored as
- * length 0. */
-static size_t meta_len(const vs_record *r)
-{
-    if (r->metadata_len == 2 && memcmp(r->metadata, "{}", 2) == 0)
-        return 0;
-    return r->metadata_len;
-}
-
-/* Grow a scratch allocation to at least `need` bytes. */
-static int grow(void **p, size_t *alloc, size_t need)
-{
-    if (need <= *alloc)
-        return 0;
-    void *q = realloc(*p, need);
-    if (!q)
-        return vs_error_oom();
-    *p = q;
-    *alloc = need;
-    return 0;
-}
-
 /* ---- saving ---- */
 
-typedef struct saver {
-    vs_stream *w; /* the hash stage everything goes through */
-    bool shuffle;
-    vs_buf text; /* block head + id/metadata section */
-    uint8_t *planes;
-    size_t planes_alloc;
-    float *gather; /* vectors of scattered records, one block */
-    size_t gather_alloc;
-    uint32_t *slots; /* the changed records of a collection */
-    size_t slots_alloc;
-    const vs_save_options *opts;
-    uint64_t done, total;
-    uint64_t since, ndeletes; /* incremental */
-} saver;
-
-static int write_header(saver *sv, vs_store *st, uint32_t ncols)
+static int write_header(vs_fmt__saver *sv, vs_store *st, uint32_t ncols)
 {
     uint8_t h[BIN_HEADER_LEN + BIN_INCR_LEN];
     bool incr = sv->opts->incremental;
@@ -194,8 +68,8 @@ static int write_header(saver *sv, vs_store *st, uint32_t ncols)
 
 /* COLLECTION, or CHANGES when `ch` (incremental): name, dimension, metric,
  * then the count (full), or flags, count, ndeletes and total (changes). */
-static int write_collection_head(saver *sv, const vs_collection *c,
-                                 const uint64_t *ch)
+int vs_fmt__bin_write_collection_head(vs_fmt__saver *sv, const vs_collection *c,
+                                      const uint64_t *ch)
 {
     const char *name = vs_collection_name(c);
     size_t nlen = strlen(name);
@@ -253,7 +127,7 @@ static int plan_block(size_t *n_out, size_t *tlen_out, const vs_collection *c,
 }
 
 /* One RECORDS block: head and text in one write, vectors in another. */
-static int write_block(saver *sv, const vs_collection *c,
+static int write_block(vs_fmt__saver *sv, const vs_collection *c,
                        const uint32_t *slots, size_t start, size_t n,
                        size_t tlen)
 {
@@ -312,8 +186,8 @@ static int write_block(saver *sv, const vs_collection *c,
 }
 
 /* The records (`slots` of them, or all when NULL) in blocks. */
-static int write_records(saver *sv, const vs_collection *c,
-                         const uint32_t *slots, size_t count)
+int vs_fmt__bin_write_records(vs_fmt__saver *sv, const vs_collection *c,
+                              const uint32_t *slots, size_t count)
 {
     int error = 0;
     for (size_t start = 0; error == 0 && start < count;) {
@@ -330,98 +204,14 @@ static int write_records(saver *sv, const vs_collection *c,
     return error;
 }
 
-static int save_collection(saver *sv, const vs_collection *c)
+static int save_collection(vs_fmt__saver *sv, const vs_collection *c)
 {
-    int error = write_collection_head(sv, c, NULL);
+    int error = vs_fmt__bin_write_collection_head(sv, c, NULL);
     if (error == 0)
-        error = write_records(sv, c, NULL, vs_collection_count(c));
+        error = vs_fmt__bin_write_records(sv, c, NULL, vs_collection_count(c));
     if (error == 0)
         error = vs_stream_write_u8(sv->w, OP_END_COLLECTION);
     return error;
-}
-
-/* DELETE blocks of the tombstones from index `first` on. */
-static int write_deletes(saver *sv, const vs_collection *c, size_t first)
-{
-    size_t end = vs_collection_ntombstones(c);
-    int error = 0;
-    while (error == 0 && first < end) {
-        size_t n = 0, tlen = 0;
-        while (first + n < end && n < BLOCK_RECORDS_MAX) {
-            const vs_tombstone *t = vs_collection_tombstone(c, first + n);
-            size_t need = varint_len(t->id_len) + t->id_len;
-            if (n > 0 && tlen + need > BLOCK_TEXT_MAX)
-                break;
-            tlen += need;
-            n++;
-        }
-        vs_buf_reset(&sv->text);
-        error = vs_buf_reserve(&sv->text, 1 + 10 + 10 + tlen);
-        if (error < 0)
-            break;
-        uint8_t *p = (uint8_t *)sv->text.ptr;
-        size_t len = 0;
-        p[len++] = OP_DELETE;
-        len += put_varint(p + len, n);
-        len += put_varint(p + len, tlen);
-        for (size_t i = 0; i < n; i++) {
-            const vs_tombstone *t = vs_collection_tombstone(c, first + i);
-            len += put_varint(p + len, t->id_len);
-            memcpy(p + len, t->id, t->id_len);
-            len += t->id_len;
-        }
-        error = vs_stream_write(sv->w, p, len);
-        first += n;
-    }
-    return error;
-}
-
-/* One collection of an incremental document: whole when it was created
- * since, else its tombstones and the records stamped since. */
-static int save_changes(saver *sv, const vs_collection *c)
-{
-    size_t count = vs_collection_count(c), n = 0;
-    bool reset = vs_collection_created_seq(c) > sv->since;
-    size_t first = reset ? vs_collection_ntombstones(c)
-                         : vs_collection_tombstones_since(c, sv->since);
-    if (!reset) {
-        int error = grow((void **)&sv->slots, &sv->slots_alloc,
-                         (count ? count : 1) * sizeof(uint32_t));
-        if (error < 0)
-            return error;
-        /* room for every slot: only the pages the changes fill are
-         * touched */
-        for (size_t i = 0; i < count; i++)
-            if (vs_collection_slot_seq(c, i) > sv->since)
-                sv->slots[n++] = (uint32_t)i;
-    }
-    uint64_t ch[4] = {reset ? CHANGES_RESET : 0, reset ? count : n,
-                      vs_collection_ntombstones(c) - first, count};
-    int error = write_collection_head(sv, c, ch);
-    if (error == 0)
-        error = write_deletes(sv, c, first);
-    if (error == 0)
-        error = reset ? write_records(sv, c, NULL, count)
-                      : write_records(sv, c, sv->slots, n);
-    if (error == 0)
-        error = vs_stream_write_u8(sv->w, OP_END_COLLECTION);
-    return error;
-}
-
-void vs_fmt__changes(uint64_t *records, uint64_t *deleted, vs_store *st,
-                     uint64_t since)
-{
-    *records = *deleted = 0;
-    for (size_t i = 0; i < vs_store_ncollections(st); i++) {
-        const vs_collection *c = vs_store_at(st, i);
-        if (vs_collection_created_seq(c) > since) {
-            *records += vs_collection_count(c);
-            continue;
-        }
-        *records += vs_collection_count_since(c, since);
-        *deleted += vs_collection_ntombstones(c) -
-                    vs_collection_tombstones_since(c, since);
-    }
 }
 
 int vs_fmt_bin_save(vs_stream *out, vs_store *st, const vs_save_options *opts,
@@ -431,7 +221,8 @@ int vs_fmt_bin_save(vs_stream *out, vs_store *st, const vs_save_options *opts,
     vs_collection **cols = NULL;
     size_t ncols = 0;
     vs_stream *own = NULL;
-    saver sv = {.shuffle = shuffle, .text = VS_BUF_INIT(BLOCK_TEXT_MAX + 32)};
+    vs_fmt__saver sv = {.shuffle = shuffle,
+                        .text = VS_BUF_INIT(BLOCK_TEXT_MAX + 32)};
     sv.opts = opts ? opts : &defaults;
     bool incr = sv.opts->incremental;
 
@@ -474,7 +265,7 @@ int vs_fmt_bin_save(vs_stream *out, vs_store *st, const vs_save_options *opts,
 
     error = write_header(&sv, st, (uint32_t)ncols);
     for (size_t i = 0; error == 0 && i < ncols; i++)
-        error = incr ? save_changes(&sv, cols[i])
+        error = incr ? vs_fmt__bin_save_changes(&sv, cols[i])
                      : save_collection(&sv, cols[i]);
     if (error == 0)
         error = vs_stream_write_u8(sv.w, OP_EOF);
@@ -497,48 +288,14 @@ done:
 
 /* ---- loading ---- */
 
-typedef struct loader {
-    vs_stream *r; /* the hash stage everything is read through */
-    vs_store *st; /* built here, or the caller's (apply) */
-    const vs_load_options *opts;
-    uint64_t size_hint;
-    bool shuffle;
-    uint64_t seq, total;
-    uint32_t ncols;
-    /* incremental documents */
-    bool incremental;
-    bool apply; /* st is opts->apply_to */
-    uint64_t since, ndeletes;
-    uint64_t del_declared, del_done;
-    char (*listed)[VS_NAME_MAX + 1]; /* collections seen, in order */
-    size_t listed_alloc;
-    /* progress through the document */
-    uint32_t cols_seen;
-    uint64_t declared; /* sum of the record counts of collections seen */
-    uint64_t done;     /* records loaded */
-    /* the open collection */
-    vs_collection *cur;
-    uint64_t cur_count, cur_done;
-    uint64_t cur_del, cur_del_done, cur_total; /* CHANGES */
-    /* scratch reused by every block */
-    uint8_t *text;
-    size_t text_alloc;
-    float *vecs;
-    size_t vecs_alloc;
-    uint8_t *planes;
-    size_t planes_alloc;
-    vs_record *recs;
-    size_t recs_alloc;
-} loader;
-
-static uint64_t at(const loader *ld)
+static uint64_t at(const vs_fmt__loader *ld)
 {
     return vs_stream_bytes(ld->r);
 }
 
 /* A store rejection of file content (bad id, duplicate, NaN, bad name) is
  * corruption of the file: keep the store's message, add where. */
-static int as_corrupt(int error, const char *what, uint64_t off)
+int vs_fmt__bin_as_corrupt(int error, const char *what, uint64_t off)
 {
     if (error != VS_EINVALID && error != VS_ETOOBIG && error != VS_EEXISTS)
         return error;
@@ -548,33 +305,7 @@ static int as_corrupt(int error, const char *what, uint64_t off)
                         (unsigned long long)off, msg);
 }
 
-/* The 16 bytes after an incremental header, and what the caller asked. */
-static int read_incremental_head(loader *ld)
-{
-    uint8_t h[BIN_INCR_LEN];
-    int error = vs_stream_read_exact(ld->r, h, sizeof(h));
-    if (error < 0)
-        return error;
-    ld->since = get_le(h, 8);
-    ld->ndeletes = get_le(h + 8, 8);
-    if (ld->since > ld->seq ||
-        (ld->since == ld->seq && (ld->total || ld->ndeletes)))
-        return vs_error_set(VS_ECORRUPT,
-                            "incremental document: changes since seq %llu "
-                            "cannot lead to seq %llu",
-                            (unsigned long long)ld->since,
-                            (unsigned long long)ld->seq);
-    if (!ld->opts || (!ld->opts->apply_to && !ld->opts->delta))
-        return vs_error_set(VS_EINVALID,
-                            "an incremental document (the changes from "
-                            "seq %llu to %llu): only its snapshot chain "
-                            "makes a store of it",
-                            (unsigned long long)ld->since,
-                            (unsigned long long)ld->seq);
-    return 0;
-}
-
-static int read_header(loader *ld)
+static int read_header(vs_fmt__loader *ld)
 {
     uint8_t h[BIN_HEADER_LEN];
     size_t got;
@@ -605,7 +336,7 @@ static int read_header(loader *ld)
     ld->ncols = (uint32_t)get_le(h + 20, 4);
     ld->total = get_le(h + 24, 8);
     if (ld->incremental)
-        return read_incremental_head(ld);
+        return vs_fmt__bin_read_incremental_head(ld);
     if (ld->apply)
         return vs_error_set(VS_EINVALID,
                             "a full document (seq %llu), not the changes "
@@ -616,9 +347,10 @@ static int read_header(loader *ld)
 
 /* The fixed fields of a COLLECTION or CHANGES record: name, dimension,
  * metric, then `nf` more bytes into f. */
-static int read_collection_fields(char name[VS_NAME_MAX + 1], uint64_t *dim,
-                                  uint8_t *metric, uint8_t *f, size_t nf,
-                                  loader *ld, uint64_t off)
+int vs_fmt__bin_read_collection_fields(char name[VS_NAME_MAX + 1],
+                                       uint64_t *dim, uint8_t *metric,
+                                       uint8_t *f, size_t nf,
+                                       vs_fmt__loader *ld, uint64_t off)
 {
     uint64_t nlen;
     uint8_t d[5];
@@ -663,8 +395,8 @@ static int read_collection_fields(char name[VS_NAME_MAX + 1], uint64_t *dim,
 }
 
 /* A record count against the header's and the input's size. */
-static int check_count(const loader *ld, const char *name, uint64_t count,
-                       uint64_t dim, uint64_t off)
+int vs_fmt__bin_check_count(const vs_fmt__loader *ld, const char *name,
+                            uint64_t count, uint64_t dim, uint64_t off)
 {
     uint64_t vbytes = dim * sizeof(float);
     if (count > COLLECTION_RECORDS_MAX || count > ld->total - ld->declared ||
@@ -680,14 +412,14 @@ static int check_count(const loader *ld, const char *name, uint64_t count,
 
 /* Create a collection to load `count` records into, room reserved as far
  * as the input size allows. */
-static int open_new(loader *ld, const char *name, uint64_t dim,
-                    uint8_t metric, uint64_t count, uint64_t off)
+int vs_fmt__bin_open_new(vs_fmt__loader *ld, const char *name, uint64_t dim,
+                         uint8_t metric, uint64_t count, uint64_t off)
 {
     vs_collection *c;
     int error =
         vs_store_create(&c, ld->st, name, (uint32_t)dim, (vs_metric)metric);
     if (error < 0)
-        return as_corrupt(error, "collection", off);
+        return vs_fmt__bin_as_corrupt(error, "collection", off);
     uint64_t vbytes = dim * sizeof(float);
     uint64_t limit = ld->size_hint ? ld->size_hint : RESERVE_UNKNOWN_MAX;
     uint64_t reserve = count < limit / vbytes ? count : limit / vbytes;
@@ -698,104 +430,31 @@ static int open_new(loader *ld, const char *name, uint64_t dim,
     return 0;
 }
 
-static int read_collection(loader *ld, uint64_t off)
+static int read_collection(vs_fmt__loader *ld, uint64_t off)
 {
     char name[VS_NAME_MAX + 1];
     uint64_t dim;
     uint8_t metric, f[8];
-    int error = read_collection_fields(name, &dim, &metric, f, sizeof(f), ld,
-                                       off);
+    int error = vs_fmt__bin_read_collection_fields(name, &dim, &metric, f,
+                                                   sizeof(f), ld, off);
     if (error < 0)
         return error;
     uint64_t count = get_le(f, 8);
-    error = check_count(ld, name, count, dim, off);
+    error = vs_fmt__bin_check_count(ld, name, count, dim, off);
     if (error == 0)
-        error = open_new(ld, name, dim, metric, count, off);
+        error = vs_fmt__bin_open_new(ld, name, dim, metric, count, off);
     if (error < 0)
         return error;
     ld->cols_seen++;
     ld->declared += count;
     ld->cur_count = count;
     ld->cur_done = 0;
-    return 0;
-}
-
-/* CHANGES: a collection of an incremental document.  Applying, it is
- * found in the store (or made anew when reset); names come in ascending
- * order, which also keeps them unique. */
-static int read_changes(loader *ld, uint64_t off)
-{
-    char name[VS_NAME_MAX + 1];
-    uint64_t dim;
-    uint8_t metric, f[25];
-    int error = read_collection_fields(name, &dim, &metric, f, sizeof(f), ld,
-                                       off);
-    if (error < 0)
-        return error;
-    uint64_t count = get_le(f + 1, 8), ndel = get_le(f + 9, 8);
-    uint64_t total = get_le(f + 17, 8);
-    bool reset = f[0] & CHANGES_RESET;
-    error = check_count(ld, name, count, dim, off);
-    if (error == 0 &&
-        ((f[0] & ~CHANGES_RESET) || ndel > ld->ndeletes - ld->del_declared ||
-         total > COLLECTION_RECORDS_MAX || count > total ||
-         (reset && (ndel || count != total || ld->seq == ld->since))))
-        error = vs_error_set(VS_ECORRUPT,
-                             "changes of collection '%s' at byte %llu: "
-                             "flags 0x%02x, %llu records, %llu deletions, "
-                             "%llu in all do not add up",
-                             name, (unsigned long long)off, f[0],
-                             (unsigned long long)count,
-                             (unsigned long long)ndel,
-                             (unsigned long long)total);
-    size_t k = ld->cols_seen;
-    if (error == 0 && k > 0 && strcmp(ld->listed[k - 1], name) >= 0)
-        error = vs_error_set(VS_ECORRUPT,
-                             "changes of collection '%s' at byte %llu come "
-                             "after those of '%s' (names must ascend)",
-                             name, (unsigned long long)off, ld->listed[k - 1]);
-    size_t want = (k + 1) * sizeof(*ld->listed);
-    if (error == 0 && want > ld->listed_alloc) /* doubling: many collections */
-        error = grow((void **)&ld->listed, &ld->listed_alloc,
-                     want > 2 * ld->listed_alloc ? want : 2 * ld->listed_alloc);
-
-    if (error < 0)
-        return error;
-    memcpy(ld->listed[k], name, sizeof(name));
-    vs_collection *c = ld->apply ? vs_store_find(ld->st, name) : NULL;
-    if (reset && c) {
-        error = vs_store_drop(ld->st, name);
-        c = NULL;
-    } else if (ld->apply && !reset &&
-               (!c || vs_collection_dimension(c) != dim ||
-                vs_collection_metric(c) != (vs_metric)metric)) {
-        error = vs_error_set(VS_ECORRUPT,
-                             "changes of collection '%s' at byte %llu: the "
-                             "state they apply to has %s",
-                             name, (unsigned long long)off,
-                             c ? "another dimension or metric"
-                               : "no such collection");
-    }
-    if (error == 0 && !c)
-        error = open_new(ld, name, dim, metric, count, off);
-    if (error < 0)
-        return error;
-    if (c)
-        ld->cur = c;
-    ld->cols_seen++;
-    ld->declared += count;
-    ld->del_declared += ndel;
-    ld->cur_count = count;
-    ld->cur_done = 0;
-    ld->cur_del = ndel;
-    ld->cur_del_done = 0;
-    ld->cur_total = total;
     return 0;
 }
 
 /* Parse n (length, bytes) entries of a block's text section; ids when
  * `ids`, metadata otherwise. */
-static int parse_entries(loader *ld, size_t n, size_t tlen, size_t *pos,
+static int parse_entries(vs_fmt__loader *ld, size_t n, size_t tlen, size_t *pos,
                          bool ids, const char *block, uint64_t off)
 {
     size_t lo = ids ? 1 : 0, hi = ids ? VS_ID_MAX : VS_METADATA_MAX;
@@ -823,9 +482,9 @@ static int parse_entries(loader *ld, size_t n, size_t tlen, size_t *pos,
 
 /* The head of a RECORDS or DELETE block (n, then the text section read
  * into ld->text and its ids parsed): n at most `cap` and `left`. */
-static int read_block_head(uint64_t *n_out, size_t *tlen_out, size_t *pos,
-                           loader *ld, size_t cap, uint64_t left,
-                           bool records, uint64_t off)
+int vs_fmt__bin_read_block_head(uint64_t *n_out, size_t *tlen_out, size_t *pos,
+                                vs_fmt__loader *ld, size_t cap, uint64_t left,
+                                bool records, uint64_t off)
 {
     const char *what = records ? "records" : "delete";
     uint64_t n, tlen;
@@ -864,7 +523,7 @@ static int read_block_head(uint64_t *n_out, size_t *tlen_out, size_t *pos,
     return parse_entries(ld, (size_t)n, (size_t)tlen, pos, true, what, off);
 }
 
-static int read_vectors(loader *ld, size_t nfloats)
+static int read_vectors(vs_fmt__loader *ld, size_t nfloats)
 {
     size_t bytes = nfloats * sizeof(float);
     int error = grow((void **)&ld->vecs, &ld->vecs_alloc, bytes);
@@ -880,7 +539,7 @@ static int read_vectors(loader *ld, size_t nfloats)
     return error;
 }
 
-static int stray_bytes(size_t tlen, size_t pos, uint64_t off)
+int vs_fmt__bin_stray_bytes(size_t tlen, size_t pos, uint64_t off)
 {
     if (pos == tlen)
         return 0;
@@ -891,18 +550,19 @@ static int stray_bytes(size_t tlen, size_t pos, uint64_t off)
                         (unsigned long long)(tlen - pos));
 }
 
-static int read_block(loader *ld, uint64_t off)
+static int read_block(vs_fmt__loader *ld, uint64_t off)
 {
     uint32_t dim = vs_collection_dimension(ld->cur);
     uint64_t n;
     size_t tlen, pos;
-    int error = read_block_head(&n, &tlen, &pos, ld, block_cap(dim),
-                                ld->cur_count - ld->cur_done, true, off);
+    int error =
+        vs_fmt__bin_read_block_head(&n, &tlen, &pos, ld, block_cap(dim),
+                                    ld->cur_count - ld->cur_done, true, off);
     if (error == 0)
         error = parse_entries(ld, (size_t)n, tlen, &pos, false, "records",
                               off);
     if (error == 0)
-        error = stray_bytes(tlen, pos, off);
+        error = vs_fmt__bin_stray_bytes(tlen, pos, off);
     if (error == 0)
         error = read_vectors(ld, (size_t)n * dim);
     if (error < 0)
@@ -914,7 +574,7 @@ static int read_block(loader *ld, uint64_t off)
     else
         error = vs_collection_load(ld->cur, ld->recs, (size_t)n, ld->seq);
     if (error < 0)
-        return as_corrupt(error, "records block", off);
+        return vs_fmt__bin_as_corrupt(error, "records block", off);
     ld->cur_done += n;
     ld->done += n;
     if (!ld->opts)
@@ -923,27 +583,7 @@ static int read_block(loader *ld, uint64_t off)
                             ld->total);
 }
 
-static int read_deletes(loader *ld, uint64_t off)
-{
-    uint64_t n;
-    size_t tlen, pos;
-    int error = read_block_head(&n, &tlen, &pos, ld, BLOCK_RECORDS_MAX,
-                                ld->cur_del - ld->cur_del_done, false, off);
-    if (error == 0)
-        error = stray_bytes(tlen, pos, off);
-    for (size_t i = 0; error == 0 && i < n; i++)
-        error = vs_store_check_id(ld->recs[i].id, ld->recs[i].id_len);
-    if (error == 0 && ld->apply)
-        error = vs_collection_apply_delete(ld->cur, ld->recs, (size_t)n,
-                                           ld->seq, NULL);
-    if (error < 0)
-        return as_corrupt(error, "delete block", off);
-    ld->cur_del_done += n;
-    ld->del_done += n;
-    return 0;
-}
-
-static int end_collection(loader *ld, uint64_t off)
+static int end_collection(vs_fmt__loader *ld, uint64_t off)
 {
     const char *name = vs_collection_name(ld->cur);
     if (ld->cur_done != ld->cur_count || ld->cur_del_done != ld->cur_del)
@@ -967,7 +607,7 @@ static int end_collection(loader *ld, uint64_t off)
     return 0;
 }
 
-static int read_trailer(loader *ld)
+static int read_trailer(vs_fmt__loader *ld)
 {
     uint8_t want[VS_SHA256_LEN], got[VS_SHA256_LEN], extra;
     size_t more;
@@ -998,31 +638,9 @@ static int read_trailer(loader *ld)
     return 0;
 }
 
-static int name_order(const void *a, const void *b)
-{
-    return strcmp(a, b);
-}
-
-/* Applying: the collections the document does not list were dropped. */
-static int drop_unlisted(loader *ld)
-{
-    for (size_t i = vs_store_ncollections(ld->st); i-- > 0;) {
-        char name[VS_NAME_MAX + 1];
-        snprintf(name, sizeof(name), "%s",
-                 vs_collection_name(vs_store_at(ld->st, i)));
-        bool listed = ld->cols_seen &&
-                      bsearch(name, ld->listed, ld->cols_seen,
-                              sizeof(*ld->listed), name_order);
-        int error = listed ? 0 : vs_store_drop(ld->st, name);
-        if (error < 0)
-            return error;
-    }
-    return 0;
-}
-
 /* The opcode at `off` may not come here: an unknown one, or one of the
  * other kind of document. */
-static int misplaced(const loader *ld, uint8_t op, uint64_t off)
+static int misplaced(const vs_fmt__loader *ld, uint8_t op, uint64_t off)
 {
     bool changes = op == OP_CHANGES || op == OP_DELETE;
     if (!changes && op != OP_COLLECTION && op != OP_RECORDS)
@@ -1050,7 +668,7 @@ static int misplaced(const loader *ld, uint8_t op, uint64_t off)
                         (unsigned long long)off);
 }
 
-static int read_body(loader *ld)
+static int read_body(vs_fmt__loader *ld)
 {
     for (;;) {
         uint64_t off = at(ld);
@@ -1061,11 +679,11 @@ static int read_body(loader *ld)
         if (op == OP_COLLECTION && !ld->cur && !ld->incremental)
             error = read_collection(ld, off);
         else if (op == OP_CHANGES && !ld->cur && ld->incremental)
-            error = read_changes(ld, off);
+            error = vs_fmt__bin_read_changes(ld, off);
         else if (op == OP_RECORDS && ld->cur)
             error = read_block(ld, off);
         else if (op == OP_DELETE && ld->cur && ld->incremental)
-            error = read_deletes(ld, off);
+            error = vs_fmt__bin_read_deletes(ld, off);
         else if (op == OP_END_COLLECTION && ld->cur)
             error = end_collection(ld, off);
         else if (op == OP_END_COLLECTION)
@@ -1091,7 +709,7 @@ static int read_body(loader *ld)
 int vs_fmt_bin_load(vs_store **out, vs_file_info *info, vs_stream *in,
                     uint64_t size_hint, const vs_load_options *opts)
 {
-    loader ld = {.opts = opts, .size_hint = size_hint};
+    vs_fmt__loader ld = {.opts = opts, .size_hint = size_hint};
     vs_stream *own = NULL;
     *out = NULL;
 
@@ -1120,7 +738,7 @@ int vs_fmt_bin_load(vs_store **out, vs_file_info *info, vs_stream *in,
     if (error == 0)
         error = read_body(&ld);
     if (error == 0 && ld.apply)
-        error = drop_unlisted(&ld);
+        error = vs_fmt__bin_drop_unlisted(&ld);
     if (error < 0)
         goto done;
 

@@ -9,8 +9,8 @@
  * Files made on the way (an encrypted copy to upload, a snapshot being
  * downloaded) live in a fresh directory under the catalog's work
  * directory, which the catalog empties at start-up, so a crash leaves
- * nothing behind for long.  Log segments have no catalog: their work
- * files go to $TMPDIR (or /tmp).
+ * nothing behind for long.  Log segments (remote_wal.c) have no catalog:
+ * their work files go to $TMPDIR (or /tmp).
  */
 #include "remote.h"
 
@@ -27,24 +27,15 @@
 #include "crypt.h"
 #include "fsutil.h"
 #include "log.h"
+#include "remote_int.h"
 
 #define SNAP_DIR "snapshots/"
-#define WAL_DIR "wal/"
 #define MANIFEST "manifest.json"
 #define SUMS "SHA256SUMS"
 #define MANIFEST_MAX (16u << 20) /* a remote manifest, bytes */
 #define CHAIN_MAX 4096           /* links from a snapshot to its base */
-#define WAL_NAME_MAX 255
-#define KEY_MAX 1024
 
 typedef char snap_id[VS_SNAPSHOT_ID_LEN + 1];
-
-struct vs_remote {
-    vs_s3 *s3;
-    bool has_key;
-    uint8_t key[VS_CRYPT_KEY_LEN];
-    char *where;
-};
 
 /* Progress over several transfers: `base` bytes are behind, `total` in
  * all, `high` the most reported so far (a step that moves no bytes, or a
@@ -139,7 +130,7 @@ static void snap_key(char *out, const char *id, const char *file)
     snprintf(out, KEY_MAX + 1, SNAP_DIR "%s/%s", id, file);
 }
 
-static char *join(const char *a, const char *b)
+char *vs_remote__join(const char *a, const char *b)
 {
     size_t n = strlen(a) + strlen(b) + 2;
     char *p = malloc(n);
@@ -152,7 +143,7 @@ static char *join(const char *a, const char *b)
 }
 
 /* A fresh directory "<parent>/<tag>-XXXXXX" (malloc'd path). */
-static int make_workdir(char **out, const char *parent, const char *tag)
+int vs_remote__make_workdir(char **out, const char *parent, const char *tag)
 {
     size_t n = strlen(parent) + strlen(tag) + 10;
     char *p = malloc(n);
@@ -170,7 +161,7 @@ static int make_workdir(char **out, const char *parent, const char *tag)
 }
 
 /* Remove a work directory and the files in it (NULL is a no-op). */
-static void remove_workdir(char *dir)
+void vs_remote__remove_workdir(char *dir)
 {
     if (!dir)
         return;
@@ -179,7 +170,7 @@ static void remove_workdir(char *dir)
     while (d && (e = readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        char *p = join(dir, e->d_name);
+        char *p = vs_remote__join(dir, e->d_name);
         if (p && unlink(p) != 0)
             vs_log(VS_LOG_WARN, "remote: cannot remove '%s'", p);
         free(p);
@@ -190,12 +181,6 @@ static void remove_workdir(char *dir)
         vs_log(VS_LOG_WARN, "remote: cannot remove '%s'", dir);
     vs_error_clear();
     free(dir);
-}
-
-static const char *tmp_root(void)
-{
-    const char *t = getenv("TMPDIR");
-    return t && *t ? t : "/tmp";
 }
 
 /* A small object into `b` (its cap applies: VS_ETOOBIG). */
@@ -366,9 +351,7 @@ int vs_remote_list(vs_snapshot **out, size_t *n, vs_remote *r)
     }
     vs_s3_objects_free(objs, nobj);
     if (error < 0) {
-        for (size_t i = 0; i < count; i++)
-            vs_snapshot_dispose(&v[i]);
-        free(v);
+        vs_snapshot_list_free(v, count);
         return error;
     }
     /* S3 lists keys in byte order and ids sort by time: oldest first. */
@@ -416,8 +399,9 @@ static int upload_one(vs_remote *r, vs_catalog *cat, vs_snapshot *s,
         goto done;
     src = path;
     if (r->has_key && !s->encrypted) {
-        error = make_workdir(&work, vs_catalog_tmpdir(cat), "upload");
-        if (!error && !(enc = join(work, "data" VS_CRYPT_SUFFIX)))
+        error =
+            vs_remote__make_workdir(&work, vs_catalog_tmpdir(cat), "upload");
+        if (!error && !(enc = vs_remote__join(work, "data" VS_CRYPT_SUFFIX)))
             error = VS_ENOMEM;
         if (!error)
             error = vs_crypt_encrypt_file(enc, path, r->key);
@@ -440,7 +424,7 @@ static int upload_one(vs_remote *r, vs_catalog *cat, vs_snapshot *s,
                enc ? ", encrypted" : "");
 done:
     free(enc);
-    remove_workdir(work);
+    vs_remote__remove_workdir(work);
     free(path);
     return error;
 }
@@ -584,7 +568,7 @@ static int check_local(vs_catalog *cat, const vs_snapshot *s,
 
 static int write_text(const char *dir, const char *name, const char *text)
 {
-    char *p = join(dir, name);
+    char *p = vs_remote__join(dir, name);
     if (!p)
         return VS_ENOMEM;
     int error = vs_fs_write_atomic(p, text, strlen(text));
@@ -601,8 +585,8 @@ static int fetch_one(vs_remote *r, vs_catalog *cat, const vs_snapshot *m,
     char *work = NULL, *path = NULL, *text = NULL;
     vs_stream *w = NULL;
     int fd = -1;
-    int error = make_workdir(&work, vs_catalog_tmpdir(cat), "fetch");
-    if (!error && !(path = join(work, m->file)))
+    int error = vs_remote__make_workdir(&work, vs_catalog_tmpdir(cat), "fetch");
+    if (!error && !(path = vs_remote__join(work, m->file)))
         error = VS_ENOMEM;
     if (error < 0)
         goto done;
@@ -647,7 +631,7 @@ done:
         close(fd);
     free(text);
     free(path);
-    remove_workdir(work); /* empty after a successful adopt */
+    vs_remote__remove_workdir(work); /* empty after a successful adopt */
     return error;
 }
 
@@ -797,9 +781,7 @@ int vs_remote_delete_ids(snap_id **deleted, size_t *ndeleted, vs_remote *r,
         d = NULL;
     }
 done:
-    for (size_t i = 0; i < n; i++)
-        vs_snapshot_dispose(&all[i]);
-    free(all);
+    vs_snapshot_list_free(all, n);
     free(d);
     return error;
 }
@@ -808,114 +790,4 @@ done:
 int vs_remote_delete(vs_remote *r, const char *id, bool cascade)
 {
     return vs_remote_delete_ids(NULL, NULL, r, id, cascade);
-}
-
-/* ---- write-ahead log segments ------------------------------------------- */
-
-static int wal_key(char *out, const char *name)
-{
-    size_t n = name ? strlen(name) : 0;
-    bool ok = n > 0 && n <= WAL_NAME_MAX && name[0] != '.';
-    for (size_t i = 0; ok && i < n; i++) {
-        char c = name[i];
-        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-            || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-    }
-    if (!ok)
-        return vs_error_set(VS_EINVALID, "bad log segment name '%.64s'",
-                            name ? name : "");
-    snprintf(out, KEY_MAX + 1, WAL_DIR "%s", name);
-    return 0;
-}
-
-int vs_remote_put_wal(vs_remote *r, const char *name, const char *path)
-{
-    char key[KEY_MAX + 1];
-    char *work = NULL, *enc = NULL;
-    int error = wal_key(key, name);
-    if (error < 0 || !r->has_key)
-        return error < 0 ? error
-                         : vs_s3_put_file(r->s3, key, path, NULL, NULL, NULL);
-    error = make_workdir(&work, tmp_root(), "vecsnap-wal");
-    if (!error && !(enc = join(work, name)))
-        error = VS_ENOMEM;
-    if (!error)
-        error = vs_crypt_encrypt_file(enc, path, r->key);
-    if (!error)
-        error = vs_s3_put_file(r->s3, key, enc, NULL, NULL, NULL);
-    free(enc);
-    remove_workdir(work);
-    return error;
-}
-
-int vs_remote_get_wal(vs_remote *r, const char *name, const char *dst)
-{
-    char key[KEY_MAX + 1];
-    uint8_t head[VS_CRYPT_HEADER_LEN];
-    vs_atomic *af = NULL;
-    vs_stream *w = NULL;
-    int error = wal_key(key, name);
-    if (!error)
-        error = vs_atomic_open(&af, dst);
-    if (!error)
-        error = vs_stream_fd_writer_new(&w, vs_atomic_fd(af), false);
-    if (!error)
-        error = vs_s3_get(r->s3, key, w, NULL, NULL);
-    if (!error)
-        error = vs_stream_finish(w);
-    vs_stream_free(w);
-    if (error < 0) {
-        vs_atomic_abort(af);
-        return error;
-    }
-    ssize_t got = pread(vs_atomic_fd(af), head, sizeof(head), 0);
-    if (got < 0) {
-        vs_atomic_abort(af);
-        return vs_error_set_os(VS_EIO, "cannot read '%s'",
-                               vs_atomic_tmp_path(af));
-    }
-    if (!vs_crypt_detect(head, (size_t)got))
-        return vs_atomic_commit(af);
-    if (!r->has_key)
-        error = vs_error_set(VS_EKEY, "log segment %s is encrypted and no "
-                             "key is set", name);
-    else
-        error = vs_crypt_decrypt_file(dst, vs_atomic_tmp_path(af), r->key);
-    vs_atomic_abort(af);
-    return error;
-}
-
-int vs_remote_list_wal(char ***names, size_t *n, vs_remote *r)
-{
-    vs_s3_object *objs = NULL;
-    size_t nobj = 0, count = 0;
-    char **v = NULL;
-    *names = NULL;
-    *n = 0;
-    int error = vs_s3_list(&objs, &nobj, r->s3, WAL_DIR);
-    if (!error && nobj && !(v = calloc(nobj, sizeof(*v))))
-        error = vs_error_oom();
-    for (size_t i = 0; !error && i < nobj; i++) {
-        const char *k = objs[i].key + sizeof(WAL_DIR) - 1;
-        char key[KEY_MAX + 1];
-        if (strncmp(objs[i].key, WAL_DIR, sizeof(WAL_DIR) - 1) != 0
-            || wal_key(key, k) < 0) {
-            vs_error_clear(); /* not one of ours */
-            continue;
-        }
-        if (!(v[count] = strdup(k)))
-            error = vs_error_oom();
-        else
-            count++;
-    }
-    vs_s3_objects_free(objs, nobj);
-    if (error < 0) {
-        for (size_t i = 0; i < count; i++)
-            free(v[i]);
-        free(v);
-        return error;
-    }
-    *names = v;
-    *n = count;
-    return 0;
 }

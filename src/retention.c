@@ -688,9 +688,7 @@ static int apply(vs_retention_result *out, const target *t,
     if (!error && !dry_run)
         error = delete_planned(out, t);
     keepers_dispose(&k);
-    for (size_t i = 0; i < n; i++)
-        vs_snapshot_dispose(&list[i]);
-    free(list);
+    vs_snapshot_list_free(list, n);
     return error;
 }
 

@@ -398,9 +398,7 @@ static int list_locked(vs_snapshot **out, size_t *n, vs_catalog *cat)
     }
     free_entries(ents, nids);
     if (error < 0) {
-        for (size_t i = 0; i < count; i++)
-            vs_snapshot_dispose(&list[i]);
-        free(list);
+        vs_snapshot_list_free(list, count);
         return error;
     }
     *out = list;

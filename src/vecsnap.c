@@ -74,7 +74,7 @@ static int usage_error(const char *fmt, ...)
 
 /* "vecsnap: FILE: <message> (corrupt)": the class tells a script or a
  * person what kind of failure the precise message describes. */
-static int fail(const char *what)
+int vs_cli_fail(const char *what)
 {
     fprintf(stderr, "vecsnap: %s: %s (%s)\n", what, vs_error_last(),
             vs_error_name(vs_error_last_code()));
@@ -227,6 +227,21 @@ static json_t *chain_ids(const vs_snapshot *chain, size_t n)
     return a;
 }
 
+/* The seq, record count and collections of `st`, as inspect prints them. */
+static void print_contents(uint64_t seq, const vs_store *st)
+{
+    printf("seq:         %" PRIu64 "\n", seq);
+    printf("records:     %" PRIu64 "\n", vs_store_nrecords(st));
+    printf("collections: %zu\n", vs_store_ncollections(st));
+    for (size_t i = 0; i < vs_store_ncollections(st); i++) {
+        const vs_collection *col = vs_store_at(st, i);
+        printf("  %-24s dim %-6u %-9s %zu records\n",
+               vs_collection_name(col), vs_collection_dimension(col),
+               vs_metric_name(vs_collection_metric(col)),
+               vs_collection_count(col));
+    }
+}
+
 /* inspect of DATA/snapshots/ID: the manifest's chain fields, then the
  * state the snapshot restores (its chain loaded and checked). */
 static int inspect_snapshot(const char *path, bool as_json)
@@ -246,7 +261,7 @@ static int inspect_snapshot(const char *path, bool as_json)
     if (error == 0)
         error = vs_catalog_load(&st, &info, cat, id, NULL, NULL);
     if (error < 0) {
-        fail(path);
+        vs_cli_fail(path);
         goto done;
     }
     json_t *d = describe(&info, st);
@@ -273,16 +288,7 @@ static int inspect_snapshot(const char *path, bool as_json)
                vs_format_name(s.format), vs_codec_info_of(s.codec)->name,
                s.bytes, json_string_value(json_object_get(d, "sha256")));
         printf("checksum:    verified (every link)\n");
-        printf("seq:         %" PRIu64 "\n", info.seq);
-        printf("records:     %" PRIu64 "\n", vs_store_nrecords(st));
-        printf("collections: %zu\n", vs_store_ncollections(st));
-        for (size_t i = 0; i < vs_store_ncollections(st); i++) {
-            const vs_collection *col = vs_store_at(st, i);
-            printf("  %-24s dim %-6u %-9s %zu records\n",
-                   vs_collection_name(col), vs_collection_dimension(col),
-                   vs_metric_name(vs_collection_metric(col)),
-                   vs_collection_count(col));
-        }
+        print_contents(info.seq, st);
     }
     json_decref(d);
 done:
@@ -303,7 +309,7 @@ static bool verify_one(vs_catalog *cat, const char *id)
     if (error == 0)
         error = vs_catalog_chain(&chain, &n, cat, id, false);
     if (error < 0) {
-        fail(id);
+        vs_cli_fail(id);
         return false;
     }
     if (n > 1)
@@ -328,13 +334,13 @@ static int verify_dir(const char *path)
     char id[VS_SNAPSHOT_ID_LEN + 1], cur[VS_SNAPSHOT_ID_LEN + 1];
     char *snaps = malloc(strlen(path) + 16);
     if (!snaps)
-        return fail(path);
+        return vs_cli_fail(path);
     snprintf(snaps, strlen(path) + 16, "%s/snapshots", path);
     bool datadir = is_dir(snaps);
     free(snaps);
     if (!datadir) {
         if (open_snapshot_dir(&cat, id, path) < 0)
-            return fail(path);
+            return vs_cli_fail(path);
         bool ok = verify_one(cat, id);
         vs_catalog_free(cat);
         return ok ? 0 : EXIT_CHECK;
@@ -349,7 +355,7 @@ static int verify_dir(const char *path)
         error = vs_error_oom();
     if (error < 0) {
         vs_catalog_free(cat);
-        return fail(path);
+        return vs_cli_fail(path);
     }
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; vs_snapshot_is_incremental(&all[i]) && k < i; k++)
@@ -368,7 +374,7 @@ static int verify_dir(const char *path)
         printf("CURRENT: %s\n", cur);
         vs_snapshot_dispose(&cs);
     } else {
-        failed += fail("CURRENT") != 0;
+        failed += vs_cli_fail("CURRENT") != 0;
     }
 
     if (failed)
@@ -408,7 +414,7 @@ static int cmd_inspect(int argc, char **argv)
     vs_file_info info;
     progress bar;
     if (load_any(&st, &info, path, &bar, true) < 0)
-        return fail(path);
+        return vs_cli_fail(path);
     json_t *d = describe(&info, st);
     if (as_json) {
         json_dumpf(d, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -429,16 +435,7 @@ static int cmd_inspect(int argc, char **argv)
                    " deletions; below, the collections it lists and the "
                    "records it carries)\n",
                    info.since_seq, info.changed, info.deleted);
-        printf("seq:         %" PRIu64 "\n", info.seq);
-        printf("records:     %" PRIu64 "\n", vs_store_nrecords(st));
-        printf("collections: %zu\n", vs_store_ncollections(st));
-        for (size_t i = 0; i < vs_store_ncollections(st); i++) {
-            const vs_collection *col = vs_store_at(st, i);
-            printf("  %-24s dim %-6u %-9s %zu records\n",
-                   vs_collection_name(col), vs_collection_dimension(col),
-                   vs_metric_name(vs_collection_metric(col)),
-                   vs_collection_count(col));
-        }
+        print_contents(info.seq, st);
     }
     json_decref(d);
     vs_store_free(st);
@@ -460,7 +457,7 @@ static int cmd_verify(int argc, char **argv)
     vs_file_info info;
     progress bar;
     if (load_any(&st, &info, path, &bar, true) < 0)
-        return fail(path);
+        return vs_cli_fail(path);
     vs_store_free(st);
     char hex[VS_SHA256_HEX_LEN + 1];
     vs_sha256_hex(hex, info.sha256);
@@ -575,12 +572,12 @@ static int cmd_convert(int argc, char **argv)
     vs_file_info info;
     progress bar;
     if (load_any(&st, &info, in, &bar, false) < 0)
-        return fail(in);
+        return vs_cli_fail(in);
     vs_file_info oinfo;
     int error = save_any(&oinfo, out, st, &o.so, &bar);
     vs_store_free(st);
     if (error < 0)
-        return fail(out);
+        return vs_cli_fail(out);
     if (strcmp(out, "-") != 0) {
         char hex[VS_SHA256_HEX_LEN + 1];
         vs_sha256_hex(hex, oinfo.sha256);
@@ -656,7 +653,7 @@ static int cmd_compact(int argc, char **argv)
         moved = error == 0;
     }
     if (error < 0) {
-        fail(id);
+        vs_cli_fail(id);
     } else {
         printf("%s: compacted into %s (full, %s, %s, %" PRIu64
                " records, seq %" PRIu64 ", %" PRIu64 " bytes)%s\n",
@@ -818,14 +815,14 @@ static int cmd_generate(int argc, char **argv)
         error = generate_into(col, count, (uint32_t)dim, meta, seed);
     if (error < 0) {
         vs_store_free(st);
-        return fail("generate");
+        return vs_cli_fail("generate");
     }
     vs_file_info info;
     progress bar;
     error = save_any(&info, out, st, &o.so, &bar);
     vs_store_free(st);
     if (error < 0)
-        return fail(out);
+        return vs_cli_fail(out);
     return 0;
 }
 
@@ -844,7 +841,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (vs_checksum_global_init() < 0)
-        return fail("init");
+        return vs_cli_fail("init");
     argv++;
     argc--;
     if (strcmp(cmd, "inspect") == 0)

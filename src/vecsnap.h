@@ -7,6 +7,10 @@
 #ifndef VS_VECSNAP_H
 #define VS_VECSNAP_H
 
+/* "vecsnap: WHAT: <message> (<class>)" on stderr for the last error;
+ * returns the exit status of a failed operation (1). */
+int vs_cli_fail(const char *what);
+
 int vs_cli_push(int argc, char **argv);
 int vs_cli_pull(int argc, char **argv);
 int vs_cli_ls_remote(int argc, char **argv);

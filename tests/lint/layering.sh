@@ -11,7 +11,7 @@ layer_of() {
     fmt | fmt_*) echo 3 ;;
     snapshot | snapshot_* | manifest | snapfork | snapfork_* | wal | wal_*) echo 4 ;;
     s3 | s3_*) echo 5 ;;
-    job | job_* | progress | ops | ops_* | autosave | remote | retention) echo 6 ;;
+    job | job_* | progress | ops | ops_* | autosave | remote | remote_* | retention) echo 6 ;;
     http | http_* | api | api_* | www_assets) echo 7 ;;
     config | main | vecsnapd | vecsnap | vecsnap_*) echo 8 ;;
     *) echo 99 ;;
