@@ -154,7 +154,7 @@ printf '%-34s %12.0f %12.0f %12.0f\n' "  the same in records/s" \
 for shape in 100 1; do
   runs=$(printf '%s' "${P[$shape]}" | sort -n | tr '\n' ' ' | sed 's/ $//')
   pct=$(printf '%s' "${P[$shape]}" | sort -n |
-    awk '{ v[NR] = $1 } END { printf "%.0f", v[int((NR + 1) / 2)] }')
+    awk '{ v[NR] = $1 } END { printf "%.1f", v[int((NR + 1) / 2)] }')
   ok=$(awk -v p="$pct" 'BEGIN { print (p >= 80 ? 1 : 0) }')
   target "everysec_vs_off_batch$shape" "$pct % (median of: $runs)" \
     ">= 80 %" "$ok"
