@@ -76,6 +76,11 @@ int vs_api_job_result(vs_job *job, json_t *result);
 /* A restore job's result: {"restore": {"snapshot": id, then
  * vs_ops_result_json's fields}}; NULL when out of memory. */
 json_t *vs_api_restore_json(const char *id, const vs_ops_result *r);
+/* A restore body's "until" (RFC 3339) and "until_seq" (>= 1) into *out
+ * (log_dir NULL); *has: either was given.  VS_EINVALID naming the field.
+ * (api_snapjobs.c) */
+int vs_api_until(vs_ops_until *out, bool *has,
+                 const json_t *obj) VS_WARN_UNUSED;
 
 /* A monotonic clock in milliseconds. */
 uint64_t vs_api_now_ms(void);

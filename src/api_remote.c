@@ -31,10 +31,12 @@
  * switch; when that fails (wrong key, damaged data) a snapshot the job
  * itself fetched is removed again, so nothing of it stays behind.
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "log.h"
@@ -252,6 +254,8 @@ typedef struct remote_job {
     bool full_check; /* fetch: load it in full too */
     vs_ops_mode mode;
     json_t *body; /* restore: its "collections", checked */
+    bool has_until; /* restore: a point-in-time one, over the remote log */
+    vs_ops_until until;
 } remote_job;
 
 static void remote_job_free(void *p)
@@ -305,6 +309,54 @@ static void drop_fetched(remote_job *p, int error)
     vs_error_set(error, "%s", msg);
 }
 
+/* Remove a directory of plain files (fetched log segments). */
+static void remove_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) < 0)
+            vs_log(VS_LOG_WARN, "cannot remove %s/%s", path, e->d_name);
+    }
+    if (d)
+        closedir(d);
+    if (rmdir(path) < 0)
+        vs_log(VS_LOG_WARN, "cannot remove %s", path);
+}
+
+/* The remote log from snapshot seq `after` on, into a fresh directory
+ * under the catalog's tmp (*dir, malloc'd): a point-in-time restore from
+ * remote storage replays the log of the server that took the snapshot,
+ * never this server's own. */
+static int fetch_log(char **dir, remote_job *p, uint64_t after)
+{
+    const char *tmp = vs_catalog_tmpdir(p->cat);
+    size_t n = strlen(tmp) + sizeof("/pitr-XXXXXX");
+    char *path = malloc(n);
+    if (!path)
+        return vs_error_oom();
+    snprintf(path, n, "%s/pitr-XXXXXX", tmp);
+    if (!mkdtemp(path)) {
+        int error = vs_error_set_os(VS_EIO, "cannot create a directory in "
+                                    "'%s'", tmp);
+        free(path);
+        return error;
+    }
+    size_t got = 0;
+    int error = vs_remote_fetch_wal(&got, p->remote, path, after);
+    if (error < 0) {
+        remove_dir(path);
+        free(path);
+        return error;
+    }
+    vs_log(VS_LOG_INFO, "remote restore: %zu log segments fetched for a "
+           "point-in-time restore of %s", got, p->id);
+    *dir = path;
+    return 0;
+}
+
 static int run_restore(vs_job *job, void *payload)
 {
     remote_job *p = payload;
@@ -320,11 +372,20 @@ static int run_restore(vs_job *job, void *payload)
                                 vs_job_progress_cb, job);
     if (error < 0)
         return error;
+    uint64_t snap_seq = s.seq;
     vs_snapshot_dispose(&s);
     error = vs_api_collections(&cols, &ncols, p->body, "collections");
+    char *logs = NULL;
+    if (!error && p->has_until)
+        error = fetch_log(&logs, p, snap_seq);
+    p->until.log_dir = logs;
     if (!error)
-        error = vs_ops_restore(&res, p->ops, p->id, p->mode, cols, ncols,
-                               vs_job_progress_cb, job);
+        error = vs_ops_restore_until(&res, p->ops, p->id, p->mode, cols,
+                                     ncols, p->has_until ? &p->until : NULL,
+                                     vs_job_progress_cb, job);
+    if (logs)
+        remove_dir(logs);
+    free(logs);
     free(cols);
     if (error < 0) {
         if (!was_local)
@@ -444,7 +505,8 @@ static int post_fetch(vs_req *req)
 
 static int post_restore(vs_req *req)
 {
-    static const char *const keys[] = {"mode", "collections"};
+    static const char *const keys[] = {"mode", "collections", "until",
+                                       "until_seq"};
     int rc;
     if (vs_api_job_resumed(req, &rc))
         return rc;
@@ -452,7 +514,13 @@ static int post_restore(vs_req *req)
     json_t *body = NULL;
     const char *mode = NULL, **cols = NULL;
     size_t ncols = 0;
-    int error = job_payload(&p, &body, req, keys, 2);
+    int error = job_payload(&p, &body, req, keys, 4);
+    if (!error && body)
+        error = vs_api_until(&p->until, &p->has_until, body);
+    if (!error && p->has_until && !p->ops->wal)
+        error = vs_error_set(VS_EINVALID,
+                             "a point-in-time restore replays the "
+                             "write-ahead log, which is off (wal_fsync off)");
     if (!error && !p->ops)
         error = vs_error_set(VS_EIO, "the server is not ready");
     if (!error)

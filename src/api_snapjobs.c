@@ -471,21 +471,33 @@ static int parse_rfc3339(uint64_t *ms, const char *s)
 
 /* "until" (RFC 3339) and "until_seq" (>= 1): a point-in-time restore,
  * whose bound may not come before the snapshot. */
-static int parse_until(restore_job *p, const json_t *obj, const vs_snapshot *s)
+int vs_api_until(vs_ops_until *out, bool *has, const json_t *obj)
 {
     const char *until = NULL;
     json_t *seq = json_object_get(obj, "until_seq");
+    memset(out, 0, sizeof(*out));
     int error = vs_api_opt_string(&until, obj, "until");
     if (!error && until)
-        error = parse_rfc3339(&p->until.ms, until);
+        error = parse_rfc3339(&out->ms, until);
     if (!error && seq) {
         json_int_t v = json_is_integer(seq) ? json_integer_value(seq) : 0;
         if (v < 1)
             return vs_error_set(VS_EINVALID,
                                 "\"until_seq\" must be an integer >= 1");
-        p->until.seq = (uint64_t)v;
+        out->seq = (uint64_t)v;
     }
-    p->has_until = p->until.seq || p->until.ms;
+    *has = out->seq || out->ms;
+    return error;
+}
+
+static int parse_until(restore_job *p, const json_t *obj, const vs_snapshot *s)
+{
+    const char *until = NULL;
+    int error = vs_api_until(&p->until, &p->has_until, obj);
+    if (!error)
+        error = vs_api_opt_string(&until, obj, "until");
+    if (error < 0)
+        return error;
     if (!error && p->until.seq && p->until.seq < s->seq)
         error = vs_error_set(VS_EINVALID,
                              "\"until_seq\" %llu is before snapshot %s, "

@@ -209,6 +209,10 @@ int vs_ops_restore(vs_ops_result *out, vs_ops *ops, const char *id,
 typedef struct vs_ops_until {
     uint64_t seq;
     uint64_t ms;
+    /* NULL: this server's log (archived and live segments); else the
+     * segments in this directory alone (fetched from remote storage, the
+     * log of the server that took the snapshot). */
+    const char *log_dir;
 } vs_ops_until;
 int vs_ops_restore_until(vs_ops_result *out, vs_ops *ops, const char *id,
                          vs_ops_mode mode, const char *const *collections,

@@ -459,8 +459,11 @@ static int replay_until(vs_ops_result *out, vs_ops *ops, vs_store *st,
                         const char *id, uint64_t base, const vs_ops_until *u)
 {
     vs_wal_replay_info info;
-    vs_wal_replay_opts o = {base, u->seq, u->ms, ops->wal_archive, false};
-    int error = vs_wal_replay_to(&info, st, vs_wal_dir(ops->wal), &o);
+    vs_wal_replay_opts o = {base, u->seq, u->ms,
+                            u->log_dir ? NULL : ops->wal_archive, false};
+    int error = vs_wal_replay_to(&info, st,
+                                 u->log_dir ? u->log_dir : vs_wal_dir(ops->wal),
+                                 &o);
     if (error == VS_ECORRUPT && info.gap_due)
         return vs_error_set(VS_ECORRUPT,
                             "the log does not go on from snapshot %s past "

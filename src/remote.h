@@ -112,5 +112,12 @@ int vs_remote_get_wal(vs_remote *r, const char *name,
  * and the array. */
 int vs_remote_list_wal(char ***names, size_t *n,
                        vs_remote *r) VS_WARN_UNUSED;
+/* Download into `dir` (an existing, empty directory) the remote log
+ * segments that may hold records above seq `after`: the one that holds
+ * record after + 1 and every later one.  *fetched (may be NULL) gets how
+ * many.  Segments are "<20-digit first seq>.wal"; other names are
+ * ignored. */
+int vs_remote_fetch_wal(size_t *fetched, vs_remote *r, const char *dir,
+                        uint64_t after) VS_WARN_UNUSED;
 
 #endif

@@ -5,6 +5,7 @@
  * segment written before the key was set comes down as it is).  Log
  * segments have no catalog: their work files go to $TMPDIR (or /tmp).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,4 +132,53 @@ int vs_remote_list_wal(char ***names, size_t *n, vs_remote *r)
     *names = v;
     *n = count;
     return 0;
+}
+
+/* The first seq a segment's name gives, or 0 for another name. */
+static uint64_t segment_seq(const char *name)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+    for (; i < 20; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return 0;
+        if (v > (UINT64_MAX - 9) / 10)
+            return 0;
+        v = v * 10 + (uint64_t)(name[i] - '0');
+    }
+    return strcmp(name + i, ".wal") == 0 ? v : 0;
+}
+
+int vs_remote_fetch_wal(size_t *fetched, vs_remote *r, const char *dir,
+                        uint64_t after)
+{
+    char **names = NULL;
+    size_t n = 0, got = 0, first = SIZE_MAX;
+    if (fetched)
+        *fetched = 0;
+    int error = vs_remote_list_wal(&names, &n, r);
+    /* sorted by name = by first seq: start at the last segment that
+     * begins at or before record after + 1 (or at the first one) */
+    for (size_t i = 0; !error && i < n; i++) {
+        uint64_t s = segment_seq(names[i]);
+        if (s == 0)
+            continue;
+        if (first == SIZE_MAX || s <= after + 1)
+            first = i;
+    }
+    for (size_t i = first; !error && first != SIZE_MAX && i < n; i++) {
+        if (segment_seq(names[i]) == 0)
+            continue;
+        char *dst = vs_remote__join(dir, names[i]);
+        error = dst ? vs_remote_get_wal(r, names[i], dst) : VS_ENOMEM;
+        free(dst);
+        if (!error)
+            got++;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (fetched)
+        *fetched = got;
+    return error;
 }
