@@ -128,7 +128,7 @@ void vs_ops__wal_upload(vs_ops *ops)
     for (size_t i = 0; !error && i < n; i++) {
         char name[VS_WAL_NAME_SIZE];
         vs_wal_segment_name(name, segs[i]);
-        if (bsearch(name, names, nnames, sizeof(*names), cmp_name))
+        if (nnames && bsearch(name, names, nnames, sizeof(*names), cmp_name))
             continue;
         snprintf(path, sizeof(path), "%s/%s", ops->wal_archive, name);
         error = vs_remote_put_wal(ops->remote, name, path);
