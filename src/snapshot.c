@@ -5,7 +5,9 @@
  * here by one directory rename, removed here by one rename out of sight, and
  * leftovers of a crash are cleaned here at open.  What goes inside one
  * snapshot directory (manifest.json, SHA256SUMS, the data file's checks, an
- * upload's reception) and the id/name/time rules live in manifest.c;
+ * upload's reception) and the id/name/time rules live in manifest*.c;
+ * CURRENT and the key in snapshot_current.c; adopting a fetched snapshot
+ * directory in snapshot_adopt.c;
  * chains of incremental snapshots (resolving, loading, the link a commit
  * records, dependents, compaction) in snapshot_chain.c.  A deletion checks
  * that nothing depends on the snapshot under the mutex, in the same step
@@ -46,21 +48,10 @@
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
+#include "snapshot_int.h"
 
-#define MANIFEST_FILE "manifest.json"
 #define RM_DEPTH_MAX 32
 
-struct vs_catalog {
-    char *datadir;
-    char *snapdir; /* DATA/snapshots */
-    char *tmpdir;  /* DATA/tmp */
-    char *current; /* DATA/CURRENT */
-    int lock_fd;
-    pthread_mutex_t mu;
-    int64_t last_ms; /* time of the newest id reserved here */
-    bool has_key, encrypt_local;
-    uint8_t key[32]; /* AES-256 key for encrypted snapshots */
-};
 
 struct vs_pending {
     vs_catalog *cat;
@@ -76,8 +67,7 @@ struct vs_pending {
 
 /* ---- small helpers ---- */
 
-/* malloc'd "a/b"; NULL (with the message set) when out of memory. */
-static char *join(const char *a, const char *b)
+char *vs_catalog__join(const char *a, const char *b)
 {
     size_t n = strlen(a) + strlen(b) + 2;
     char *p = malloc(n);
@@ -154,8 +144,7 @@ static int empty_dir(const char *path)
     return empty_dir_fd(fd, path, 0);
 }
 
-/* rename without replacing an existing target. */
-static int rename_noreplace(const char *from, const char *to)
+int vs_catalog__rename_noreplace(const char *from, const char *to)
 {
     if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
         return 0;
@@ -170,7 +159,7 @@ static int rename_noreplace(const char *from, const char *to)
     return -1;
 }
 
-static bool exists(const char *path)
+bool vs_catalog__exists(const char *path)
 {
     struct stat sb;
     return lstat(path, &sb) == 0;
@@ -210,7 +199,7 @@ static void free_entries(struct dirent **e, int n)
 
 static int lock_datadir(vs_catalog *cat)
 {
-    char *path = join(cat->datadir, "LOCK");
+    char *path = vs_catalog__join(cat->datadir, "LOCK");
     if (!path)
         return VS_ENOMEM;
     int error = 0;
@@ -235,11 +224,11 @@ static int clean_leftovers(vs_catalog *cat)
     struct dirent **ents = NULL;
     int n = scan_ids(&ents, cat), error = n < 0 ? n : 0;
     for (int i = 0; error == 0 && i < n; i++) {
-        char *dir = join(cat->snapdir, ents[i]->d_name);
-        char *man = dir ? join(dir, MANIFEST_FILE) : NULL;
+        char *dir = vs_catalog__join(cat->snapdir, ents[i]->d_name);
+        char *man = dir ? vs_catalog__join(dir, MANIFEST_FILE) : NULL;
         if (!man) {
             error = VS_ENOMEM;
-        } else if (!exists(man)) {
+        } else if (!vs_catalog__exists(man)) {
             vs_log(VS_LOG_WARN, "removing incomplete snapshot '%s'", dir);
             error = rm_path(dir);
         }
@@ -275,9 +264,9 @@ static int open_catalog(vs_catalog **out, const char *datadir, bool readonly)
     }
     int error = 0;
     cat->datadir = strdup(datadir);
-    cat->snapdir = join(datadir, "snapshots");
-    cat->tmpdir = join(datadir, "tmp");
-    cat->current = join(datadir, "CURRENT");
+    cat->snapdir = vs_catalog__join(datadir, "snapshots");
+    cat->tmpdir = vs_catalog__join(datadir, "tmp");
+    cat->current = vs_catalog__join(datadir, "CURRENT");
     if (!cat->datadir || !cat->snapdir || !cat->tmpdir || !cat->current) {
         error = vs_error_oom();
         goto done;
@@ -352,7 +341,7 @@ static int read_manifest(vs_snapshot *out, const vs_catalog *cat,
                          const char *id)
 {
     memset(out, 0, sizeof(*out));
-    char *dir = join(cat->snapdir, id);
+    char *dir = vs_catalog__join(cat->snapdir, id);
     int error = dir ? vs_manifest_read(out, dir, id) : VS_ENOMEM;
     free(dir);
     return error;
@@ -426,8 +415,8 @@ int vs_catalog_data_path(char **out, const vs_catalog *cat,
         error = vs_error_set(VS_EINVALID, "bad data file name '%s'", s->file);
     if (error < 0)
         return error;
-    char *dir = join(cat->snapdir, s->id);
-    *out = dir ? join(dir, s->file) : NULL;
+    char *dir = vs_catalog__join(cat->snapdir, s->id);
+    *out = dir ? vs_catalog__join(dir, s->file) : NULL;
     free(dir);
     return *out ? 0 : VS_ENOMEM;
 }
@@ -440,7 +429,7 @@ static int set_file(vs_pending *p, vs_format_id format, vs_codec_id codec)
     if (error < 0)
         return error;
     free(p->data_path);
-    p->data_path = join(p->dir, p->file);
+    p->data_path = vs_catalog__join(p->dir, p->file);
     if (!p->data_path)
         return VS_ENOMEM;
     p->format = format;
@@ -464,7 +453,7 @@ static int reserve(vs_pending *p)
         if (error < 0)
             return error;
         free(p->dir);
-        p->dir = join(cat->tmpdir, p->id);
+        p->dir = vs_catalog__join(cat->tmpdir, p->id);
         if (!p->dir)
             return VS_ENOMEM;
         /* publish() will not replace an existing snapshot either */
@@ -585,12 +574,12 @@ static int check_commit(const vs_catalog *cat, const vs_pending *p,
 static int publish(vs_pending *p)
 {
     vs_catalog *cat = p->cat;
-    char *final = join(cat->snapdir, p->id);
+    char *final = vs_catalog__join(cat->snapdir, p->id);
     if (!final)
         return VS_ENOMEM;
     pthread_mutex_lock(&cat->mu);
     int error = 0;
-    if (rename_noreplace(p->dir, final) < 0) {
+    if (vs_catalog__rename_noreplace(p->dir, final) < 0) {
         error = vs_error_set_os(VS_EIO, "failed to publish snapshot %s", p->id);
     } else {
         error = vs_fs_fsync_dir(cat->snapdir);
@@ -772,8 +761,8 @@ int vs_catalog_delete(vs_catalog *cat, const char *id)
         return error;
     char gone_name[VS_SNAPSHOT_ID_LEN + 16];
     snprintf(gone_name, sizeof(gone_name), "deleting-%s", id);
-    char *path = join(cat->snapdir, id);
-    char *gone = join(cat->tmpdir, gone_name);
+    char *path = vs_catalog__join(cat->snapdir, id);
+    char *gone = vs_catalog__join(cat->tmpdir, gone_name);
     if (!path || !gone) {
         error = VS_ENOMEM;
         goto done;
@@ -814,15 +803,15 @@ static int load_checked(vs_store **out, vs_file_info *info, vs_catalog *cat,
         vs_snapshot_dispose(&s);
         return error;
     }
-    char *dir = join(cat->snapdir, id);
-    char *path = dir ? join(dir, s.file) : NULL;
+    char *dir = vs_catalog__join(cat->snapdir, id);
+    char *path = dir ? vs_catalog__join(dir, s.file) : NULL;
     vs_load_options lo = VS_LOAD_OPTIONS_INIT;
     lo.tmpdir = cat->tmpdir;
     lo.progress = progress;
     lo.payload = payload;
     lo.key = vs_catalog_load_key(cat);
     error = path ? vs_manifest_load_data(out, info, &s, path, &lo) : VS_ENOMEM;
-    if (error < 0 && error != VS_ENOMEM && dir && !exists(dir))
+    if (error < 0 && error != VS_ENOMEM && dir && !vs_catalog__exists(dir))
         error = vs_error_set(VS_ENOTFOUND, "snapshot %s was deleted", id);
     free(path);
     free(dir);
@@ -842,218 +831,4 @@ int vs_catalog_load(vs_store **out, vs_file_info *info, vs_catalog *cat,
                     const char *id, vs_progress_fn progress, void *payload)
 {
     return load_checked(out, info, cat, id, progress, payload);
-}
-
-/* ---- CURRENT ---- */
-
-int vs_catalog_set_current_at(vs_catalog *cat, const char *id, uint64_t seq)
-{
-    int error = vs_snapshot_check_id(id);
-    if (error < 0)
-        return error;
-    char line[VS_SNAPSHOT_ID_LEN + 32];
-    if (seq)
-        snprintf(line, sizeof(line), "%s %" PRIu64 "\n", id, seq);
-    else
-        snprintf(line, sizeof(line), "%s\n", id);
-    char *dir = join(cat->snapdir, id);
-    char *man = dir ? join(dir, MANIFEST_FILE) : NULL;
-    if (!man) {
-        free(dir);
-        return VS_ENOMEM;
-    }
-    pthread_mutex_lock(&cat->mu);
-    if (!exists(man))
-        error = vs_error_set(VS_ENOTFOUND, "no snapshot '%s'", id);
-    else
-        error = vs_fs_write_atomic(cat->current, line, strlen(line));
-    pthread_mutex_unlock(&cat->mu);
-    free(man);
-    free(dir);
-    return error;
-}
-
-int vs_catalog_set_current(vs_catalog *cat, const char *id)
-{
-    return vs_catalog_set_current_at(cat, id, 0);
-}
-
-/* "<id>" or "<id> <seq>" (a trailing newline already removed). */
-static int parse_current(char out[VS_SNAPSHOT_ID_LEN + 1], uint64_t *seq,
-                         char *text, const char *path)
-{
-    char *sp = strchr(text, ' ');
-    *seq = 0;
-    if (sp) {
-        *sp = '\0';
-        char *end;
-        errno = 0;
-        unsigned long long n = strtoull(sp + 1, &end, 10);
-        if (sp[1] < '0' || sp[1] > '9' || errno || *end || n == 0)
-            return vs_error_set(VS_ECORRUPT,
-                                "'%s' has a bad sequence number", path);
-        *seq = n;
-    }
-    if (vs_snapshot_check_id(text) < 0)
-        return vs_error_set(VS_ECORRUPT, "'%s' is not a snapshot id", path);
-    memcpy(out, text, VS_SNAPSHOT_ID_LEN + 1);
-    return 0;
-}
-
-int vs_catalog_current_at(char out[VS_SNAPSHOT_ID_LEN + 1], uint64_t *seq,
-                          vs_catalog *cat)
-{
-    out[0] = '\0';
-    *seq = 0;
-    char *text = NULL;
-    size_t len = 0;
-    pthread_mutex_lock(&cat->mu);
-    int error = vs_fs_read_all(&text, &len, cat->current, 256);
-    pthread_mutex_unlock(&cat->mu);
-    if (error == VS_ENOTFOUND)
-        return vs_error_set(VS_ENOTFOUND, "no current snapshot");
-    if (error == VS_ETOOBIG)
-        return vs_error_set(VS_ECORRUPT, "'%s' is not a snapshot id",
-                            cat->current);
-    if (error < 0)
-        return error;
-    if (len > 0 && text[len - 1] == '\n')
-        text[--len] = '\0';
-    error = parse_current(out, seq, text, cat->current);
-    if (error < 0)
-        out[0] = '\0';
-    free(text);
-    return error;
-}
-
-int vs_catalog_current(char out[VS_SNAPSHOT_ID_LEN + 1], vs_catalog *cat)
-{
-    uint64_t seq;
-    return vs_catalog_current_at(out, &seq, cat);
-}
-
-/* ---- keys ---- */
-
-void vs_catalog_set_key(vs_catalog *cat, const uint8_t *key,
-                        bool encrypt_local)
-{
-    cat->has_key = key ? true : false;
-    cat->encrypt_local = key && encrypt_local;
-    if (key)
-        memcpy(cat->key, key, sizeof(cat->key));
-    else
-        memset(cat->key, 0, sizeof(cat->key));
-}
-
-const uint8_t *vs_catalog_load_key(const vs_catalog *cat)
-{
-    return cat->has_key ? cat->key : NULL;
-}
-
-const uint8_t *vs_catalog_save_key(const vs_catalog *cat)
-{
-    return cat->encrypt_local ? cat->key : NULL;
-}
-
-/* ---- adopting a finished snapshot directory ---- */
-
-/* The id a manifest.json in `dir` claims (checked), into out. */
-static int manifest_id(char out[VS_SNAPSHOT_ID_LEN + 1], const char *dir)
-{
-    char *path = join(dir, MANIFEST_FILE);
-    if (!path)
-        return VS_ENOMEM;
-    json_error_t jerr;
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    int error = 0;
-    const char *id = j ? json_string_value(json_object_get(j, "id")) : NULL;
-    if (!j)
-        error = vs_error_set(VS_ECORRUPT, "manifest '%s': %s", path,
-                             jerr.text);
-    else if (!id || vs_snapshot_check_id(id) < 0)
-        error = vs_error_set(VS_ECORRUPT, "manifest '%s': bad or no id",
-                             path);
-    else
-        memcpy(out, id, VS_SNAPSHOT_ID_LEN + 1);
-    json_decref(j);
-    free(path);
-    return error;
-}
-
-static int check_adopted(vs_snapshot *s, vs_catalog *cat, const char *srcdir,
-                         bool full_check, vs_progress_fn progress,
-                         void *payload)
-{
-    char *path = join(srcdir, s->file);
-    if (!path)
-        return VS_ENOMEM;
-    int error = 0;
-    if (full_check && strcmp(s->kind, "full") == 0) {
-        vs_load_options lo = VS_LOAD_OPTIONS_INIT;
-        lo.tmpdir = cat->tmpdir;
-        lo.progress = progress;
-        lo.payload = payload;
-        lo.key = vs_catalog_load_key(cat);
-        vs_store *st = NULL;
-        error = vs_manifest_load_data(&st, NULL, s, path, &lo);
-        vs_store_free(st);
-    } else {
-        uint8_t sha[VS_SHA256_LEN];
-        uint64_t size = 0;
-        error = vs_sha256_file(sha, &size, path);
-        if (error == 0 && size != s->bytes)
-            error = vs_error_set(VS_ECORRUPT,
-                                 "snapshot %s: data file has %" PRIu64
-                                 " bytes, the manifest says %" PRIu64,
-                                 s->id, size, s->bytes);
-        else if (error == 0 && memcmp(sha, s->sha256, sizeof(sha)) != 0)
-            error = vs_error_set(VS_ECORRUPT,
-                                 "snapshot %s: data file does not match "
-                                 "the manifest's sha256",
-                                 s->id);
-    }
-    free(path);
-    return error;
-}
-
-int vs_catalog_adopt(vs_snapshot *out, vs_catalog *cat, const char *srcdir,
-                     bool full_check, vs_progress_fn progress, void *payload)
-{
-    vs_snapshot s;
-    memset(&s, 0, sizeof(s));
-    if (out)
-        memset(out, 0, sizeof(*out));
-    char id[VS_SNAPSHOT_ID_LEN + 1];
-    char *final = NULL;
-    int error = manifest_id(id, srcdir);
-    if (error == 0)
-        error = vs_manifest_read(&s, srcdir, id);
-    if (error == VS_ENOTFOUND)
-        error = vs_error_set(VS_ECORRUPT, "'%s' holds no manifest", srcdir);
-    if (error == 0)
-        error = check_adopted(&s, cat, srcdir, full_check, progress, payload);
-    if (error < 0)
-        goto done;
-    final = join(cat->snapdir, id);
-    if (!final) {
-        error = VS_ENOMEM;
-        goto done;
-    }
-    pthread_mutex_lock(&cat->mu);
-    if (rename_noreplace(srcdir, final) < 0)
-        error = errno == EEXIST || errno == ENOTEMPTY
-                    ? vs_error_set(VS_EEXISTS, "snapshot %s already exists",
-                                   id)
-                    : vs_error_set_os(VS_EIO, "failed to publish snapshot %s",
-                                      id);
-    else
-        error = vs_fs_fsync_dir(cat->snapdir);
-    pthread_mutex_unlock(&cat->mu);
-done:
-    free(final);
-    if (error < 0 || !out)
-        vs_snapshot_dispose(&s);
-    else
-        *out = s;
-    return error;
 }

@@ -9,7 +9,7 @@ layer_of() {
     store | store_*) echo 1 ;;
     stream | stream_* | codec | codec_* | shuffle | crypt) echo 2 ;;
     fmt | fmt_*) echo 3 ;;
-    snapshot | snapshot_* | manifest | snapfork | snapfork_* | wal | wal_*) echo 4 ;;
+    snapshot | snapshot_* | manifest | manifest_* | snapfork | snapfork_* | wal | wal_*) echo 4 ;;
     s3 | s3_*) echo 5 ;;
     job | job_* | progress | ops | ops_* | autosave | remote | remote_* | retention) echo 6 ;;
     http | http_* | api | api_* | www_assets) echo 7 ;;
