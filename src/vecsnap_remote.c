@@ -25,6 +25,7 @@
 #include "remote.h"
 #include "snapshot.h"
 #include "vecsnap.h"
+#include "wal.h"
 
 #define EXIT_CHECK 1
 #define EXIT_USAGE 2
@@ -268,6 +269,30 @@ done:
     return rc;
 }
 
+/* True (with the message set) when DATA/wal holds log segments: vecsnapd
+ * replays them on top of CURRENT at start-up, so a snapshot pulled from
+ * another history must not become CURRENT over them. */
+static bool has_log(const char *data_dir)
+{
+    char dir[VS_CONFIG_PATH_MAX + 8];
+    uint64_t *segs = NULL;
+    size_t n = 0;
+    snprintf(dir, sizeof(dir), "%s/wal", data_dir);
+    int error = vs_wal_list_segments(&segs, &n, dir);
+    free(segs);
+    if (error < 0)
+        return true;
+    if (n == 0)
+        return false;
+    vs_error_set(VS_EBUSY,
+                 "the directory has a write-ahead log (wal/), which vecsnapd "
+                 "would replay on top of the pulled snapshot; pull --current "
+                 "only into a directory without one (restore through a "
+                 "running vecsnapd instead: POST /v1/remote/snapshots/{id}/"
+                 "restore)");
+    return true;
+}
+
 int vs_cli_pull(int argc, char **argv)
 {
     static const char *const flags[] = {"--current"};
@@ -282,6 +307,10 @@ int vs_cli_pull(int argc, char **argv)
     if (rc >= 0)
         goto done;
     rc = EXIT_SUCCESS;
+    if (a.seen[0] && has_log(c.data_dir)) {
+        rc = vs_cli_fail(c.data_dir);
+        goto done;
+    }
     if (!a.nargs)
         a.args[a.nargs++] = "latest";
     for (size_t i = 0; i < a.nargs; i++) {

@@ -445,6 +445,11 @@ has "pull says so" "$out" "CURRENT is $S2"
 DATA_DIR=$tmp/pulled start --autosave-interval-s 0
 same "a server on the pulled directory answers the same" "$(search)" "$R2"
 stop
+cur=$(cat "$A/CURRENT")
+out=$("$VECSNAP" pull --current --s3-prefix a/ --data-dir "$A" "$S1" 2>&1)
+same "pull --current over a data directory with a log is refused" $? 1
+has "it says why" "$out" "write-ahead log"
+same "CURRENT is unchanged" "$(cat "$A/CURRENT")" "$cur"
 P="backups of ü/"
 out=$("$VECSNAP" push --all --s3-prefix "$P" --data-dir "$A" 2>&1)
 same "push --all under a prefix with a space and unicode" $? 0
